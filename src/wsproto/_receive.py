@@ -1,0 +1,359 @@
+"""The receive path: bytes from the peer in, events out (RFC 6455 §5, §6.2).
+
+One generator parses frames straight out of the receive buffer. A complete
+single-frame message with no extension in play (the overwhelmingly common
+case) is handled inline; everything else (fragmented messages, frames that
+arrive in pieces, extensions, size limits) goes through :meth:`_data_events`.
+
+Data frames are never waited for in full: whatever part of a frame's payload
+has arrived is handed on as a partial message event, so the buffer holds at
+most one frame header or one control frame (≤ 139 bytes) between reads, and
+memory does not grow with message size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from ._errors import ProtocolFailure
+from ._close import parse_close_payload
+from ._mask import mask
+from ._utf8 import TextDecoder
+from .events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
+from .extensions import Extension
+from .frame_protocol import CloseReason, FrameProtocol, Opcode, RsvBits
+
+_PROTOCOL_ERROR = CloseReason.PROTOCOL_ERROR
+_TOO_BIG = CloseReason.MESSAGE_TOO_BIG
+
+# Message kinds, by the opcode that started the message.
+_NO_MESSAGE = 0
+_TEXT = 1
+_BINARY = 2
+
+
+class Receiver:
+    """Parses one direction of a connection's frames into events."""
+
+    __slots__ = (
+        "_buf",
+        "_client",
+        "_done",
+        "_eof",
+        "_exts",
+        "_fin",
+        "_key",
+        "_max_frame",
+        "_max_message",
+        "_msg",
+        "_msg_size",
+        "_on_close",
+        "_pos",
+        "_proto",
+        "_remaining",
+        "_text",
+    )
+
+    def __init__(
+        self,
+        client: bool,
+        extensions: list[Extension],
+        max_frame_size: int | None,
+        max_message_size: int | None,
+        on_close: Callable[[], None],
+    ) -> None:
+        self._client = client
+        self._exts = extensions
+        self._proto = FrameProtocol(client, list(extensions))
+        self._max_frame = max_frame_size
+        self._max_message = max_message_size
+        self._on_close = on_close
+        self._buf: bytes | bytearray = b""
+        self._pos = 0
+        self._done = False  # a close frame arrived or the peer failed: no more events
+        self._eof = False
+        # The data frame whose payload is still arriving.
+        self._remaining = 0
+        self._key = b""  # its masking key, rotated to line up with the next byte
+        self._fin = False
+        # The message in progress.
+        self._msg = _NO_MESSAGE
+        self._msg_size = 0
+        self._text = TextDecoder()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes."""
+        if self._done or not data:
+            return
+        buf = self._buf
+        if self._pos >= len(buf):
+            self._buf = data if type(data) is bytes else bytes(data)
+        else:
+            # Unparsed bytes remain (a partial header, a partial control frame,
+            # or events not yet pulled): accumulate without quadratic copying.
+            if type(buf) is not bytearray:
+                buf = bytearray(memoryview(buf)[self._pos :])
+            elif self._pos:
+                del buf[: self._pos]
+            buf += data
+            self._buf = buf
+        self._pos = 0
+
+    def feed_eof(self) -> None:
+        """Note that the transport closed; ``events()`` ends with a 1006 close."""
+        self._eof = True
+
+    def events(self) -> Iterator[Event]:  # noqa: C901, PLR0912, PLR0915 - the hot loop stays in one piece
+        """Yield the events of every complete unit in the buffer."""
+        if self._done:
+            return
+        buf = self._buf
+        if type(buf) is not bytes:
+            buf = self._buf = bytes(buf)
+        pos = self._pos
+        end = len(buf)
+        exts = self._exts
+        client = self._client
+        try:
+            while True:
+                remaining = self._remaining
+                if remaining:
+                    # The rest of a data frame whose header we already read.
+                    take = end - pos
+                    if not take:
+                        break
+                    if take > remaining:
+                        take = remaining
+                    piece = buf[pos : pos + take]
+                    key = self._key
+                    if key:
+                        piece = mask(piece, key)
+                        shift = take & 3
+                        if shift:
+                            self._key = key[shift:] + key[:shift]
+                    self._remaining = remaining = remaining - take
+                    self._pos = pos = pos + take
+                    for event in self._data_events(piece, not remaining):
+                        yield event
+                        if self._buf is not buf:
+                            buf, pos, end = self._reload()
+                    continue
+
+                if end - pos < 2:
+                    break
+                b0 = buf[pos]
+                b1 = buf[pos + 1]
+                opcode = b0 & 0x0F
+                length = b1 & 0x7F
+                if length < 126:
+                    start = pos + 2
+                elif length == 126:
+                    start = pos + 4
+                    if start > end:
+                        break
+                    length = (buf[pos + 2] << 8) | buf[pos + 3]
+                else:
+                    start = pos + 10
+                    if start > end:
+                        break
+                    length = int.from_bytes(buf[pos + 2 : start], "big")
+                    if length >> 63:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, "frame length has its top bit set")
+                if b1 & 0x80:
+                    if client:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, "server frames must not be masked")
+                    start += 4
+                    if start > end:
+                        break
+                    key = buf[start - 4 : start]
+                else:
+                    if not client:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, "client frames must be masked")
+                    key = b""
+                stop = start + length
+
+                if opcode & 0x08:
+                    # Control frame (§5.5): whole, short, never fragmented.
+                    if opcode > 0x0A:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+                    if not b0 & 0x80:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, "fragmented control frame")
+                    if length > 125:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, "control frame payload over 125 bytes")
+                    if b0 & 0x70:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, "RSV bits set on a control frame")
+                    if stop > end:
+                        break
+                    payload = buf[start:stop]
+                    if key:
+                        payload = mask(payload, key)
+                    self._pos = pos = stop
+                    if opcode == 0x09:
+                        yield Ping(payload)
+                    elif opcode == 0x0A:
+                        yield Pong(payload)
+                    else:
+                        code, reason = parse_close_payload(payload)
+                        self._close()
+                        yield CloseConnection(code, reason)
+                        return
+                    if self._buf is not buf:
+                        buf, pos, end = self._reload()
+                    continue
+
+                # Data frame (§5.6, fragmentation §5.4).
+                if opcode == 0:
+                    if not self._msg:
+                        raise ProtocolFailure(_PROTOCOL_ERROR, "continuation frame without a message")
+                elif opcode <= 2:
+                    if self._msg:
+                        raise ProtocolFailure(
+                            _PROTOCOL_ERROR, "new data frame before the previous message finished"
+                        )
+                    if b0 & 0x80 and not exts and stop <= end and not b0 & 0x70:
+                        # Fast path: a whole single-frame message, nothing in the way.
+                        if self._max_frame is not None or self._max_message is not None:
+                            self._check_sizes(length)
+                        payload = buf[start:stop]
+                        if key:
+                            payload = mask(payload, key)
+                        self._pos = pos = stop
+                        if opcode == 1:
+                            try:
+                                text = payload.decode("utf-8")
+                            except UnicodeDecodeError:
+                                raise ProtocolFailure(
+                                    CloseReason.INVALID_FRAME_PAYLOAD_DATA,
+                                    "text message is not valid UTF-8",
+                                ) from None
+                            yield TextMessage(text)
+                        else:
+                            yield BytesMessage(payload)
+                        if self._buf is not buf:
+                            buf, pos, end = self._reload()
+                        continue
+                    self._msg = opcode
+                    self._msg_size = 0
+                else:
+                    raise ProtocolFailure(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+
+                rsv = b0 & 0x70
+                if exts:
+                    rsv &= ~self._claimed_rsv(opcode, rsv, length)
+                if rsv:
+                    raise ProtocolFailure(_PROTOCOL_ERROR, "RSV bits set without a negotiated extension")
+                if self._max_frame is not None or self._max_message is not None:
+                    self._check_sizes(length)
+                self._fin = bool(b0 & 0x80)
+                if stop <= end:
+                    payload = buf[start:stop]
+                    if key:
+                        payload = mask(payload, key)
+                    self._pos = pos = stop
+                    frame_done = True
+                else:
+                    payload = buf[start:end]
+                    if key:
+                        payload = mask(payload, key)
+                        shift = (end - start) & 3
+                        key = key[shift:] + key[:shift]
+                    self._key = key
+                    self._remaining = stop - end
+                    self._pos = pos = end
+                    frame_done = False
+                for event in self._data_events(payload, frame_done):
+                    yield event
+                    if self._buf is not buf:
+                        buf, pos, end = self._reload()
+        except ProtocolFailure as failure:
+            self._close()
+            yield CloseConnection(failure.code, failure.reason)
+            return
+        if self._eof:
+            # §7.1.5: the transport closed without a close frame.
+            self._done = True
+            yield CloseConnection(CloseReason.ABNORMAL_CLOSURE, None)
+
+    def _reload(self) -> tuple[bytes, int, int]:
+        # receive_data() was called while events were being pulled.
+        buf = self._buf
+        if type(buf) is not bytes:
+            buf = self._buf = bytes(buf)
+        return buf, self._pos, len(buf)
+
+    def _close(self) -> None:
+        self._done = True
+        self._buf = b""
+        self._pos = 0
+        self._on_close()
+
+    def _check_sizes(self, length: int) -> None:
+        if self._max_frame is not None and length > self._max_frame:
+            raise ProtocolFailure(
+                _TOO_BIG, f"frame of {length} bytes exceeds the limit of {self._max_frame}"
+            )
+        if not self._exts and self._max_message is not None:
+            # Without an extension, payload bytes are message bytes: fail at the
+            # header rather than after buffering the application's share.
+            if self._msg_size + length > self._max_message:
+                raise ProtocolFailure(_TOO_BIG, f"message exceeds the limit of {self._max_message} bytes")
+
+    def _claimed_rsv(self, opcode: int, rsv: int, length: int) -> int:
+        bits = RsvBits(bool(rsv & 0x40), bool(rsv & 0x20), bool(rsv & 0x10))
+        claimed = 0
+        for ext in self._exts:
+            result = ext.frame_inbound_header(self._proto, Opcode(opcode), bits, length)
+            if isinstance(result, int):  # a CloseReason
+                raise ProtocolFailure(result, f"extension {ext.name} rejected the frame")
+            claimed |= (result.rsv1 << 6) | (result.rsv2 << 5) | (result.rsv3 << 4)
+        return claimed
+
+    def _data_events(self, payload: bytes, frame_done: bool) -> Iterator[Event]:
+        """Events for one piece of a data frame's payload (the general path)."""
+        message_done = frame_done and self._fin
+        pieces: Iterator[bytes] = iter((payload,))
+        for ext in self._exts:
+            pieces = _through(ext, self._proto, pieces, frame_done, self._fin)
+        text = self._msg == _TEXT
+        decoder = self._text
+        limit = self._max_message if self._exts else None
+        previous: str | bytes | None = None
+        for piece in pieces:
+            if limit is not None:
+                self._msg_size += len(piece)
+                if self._msg_size > limit:
+                    raise ProtocolFailure(_TOO_BIG, f"message exceeds the limit of {limit} bytes")
+            data: str | bytes = decoder.decode(piece, False) if text else piece
+            if not data:
+                continue
+            if previous is not None:
+                yield _message(previous, False, False)
+            previous = data
+        if not self._exts:
+            self._msg_size += len(payload)
+        if message_done:
+            if text:
+                decoder.decode(b"", True)  # fails on a truncated final character
+            self._msg = _NO_MESSAGE
+            self._msg_size = 0
+        if frame_done:
+            if previous is None:
+                previous = "" if text else b""
+            yield _message(previous, True, message_done)
+        elif previous is not None:
+            yield _message(previous, False, False)
+
+
+def _message(data: str | bytes, frame_finished: bool, message_finished: bool) -> Event:
+    if isinstance(data, str):
+        return TextMessage(data, frame_finished, message_finished)
+    return BytesMessage(data, frame_finished, message_finished)
+
+
+def _through(
+    ext: Extension, proto: FrameProtocol, pieces: Iterator[bytes], frame_done: bool, fin: bool
+) -> Iterator[bytes]:
+    for piece in pieces:
+        yield from ext._inbound_data(proto, piece)
+    if frame_done:
+        yield from ext._inbound_complete(proto, fin)

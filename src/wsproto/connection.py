@@ -1,0 +1,235 @@
+"""An open WebSocket connection, with no handshake: bytes in, events out.
+
+Use :class:`Connection` directly when the opening handshake happened
+elsewhere (an HTTP server that parsed the upgrade itself, or HTTP/2);
+otherwise use :class:`wsproto.WSConnection`, which handles the handshake too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from enum import Enum, IntEnum
+
+from ._close import build_close_payload
+from ._frames import FIN, MaskedFrameBuilder, build_frame
+from ._receive import Receiver
+from .events import CloseConnection, Event, Message, Ping, Pong, TextMessage
+from .extensions import Extension
+from .frame_protocol import FrameProtocol, Opcode, RsvBits
+from .utilities import LocalProtocolError
+
+__all__ = ["CLIENT", "SERVER", "Connection", "ConnectionState", "ConnectionType"]
+
+
+class ConnectionState(Enum):
+    """RFC 6455, Section 4 - Opening Handshake."""
+
+    #: The opening handshake is in progress.
+    CONNECTING = 0
+    #: The opening handshake is complete.
+    OPEN = 1
+    #: The remote WebSocket has initiated a connection close.
+    REMOTE_CLOSING = 2
+    #: The local WebSocket (i.e. this instance) has initiated a connection close.
+    LOCAL_CLOSING = 3
+    #: The closing handshake has completed.
+    CLOSED = 4
+    #: The connection was rejected during the opening handshake.
+    REJECTING = 5
+
+
+class ConnectionType(IntEnum):
+    """An enumeration of connection types."""
+
+    #: This connection will act as client and talk to a remote server
+    CLIENT = 1
+    #: This connection will act as server and wait for client connections
+    SERVER = 2
+
+
+CLIENT = ConnectionType.CLIENT
+SERVER = ConnectionType.SERVER
+
+_OPEN = ConnectionState.OPEN
+_MAX_CONTROL_PAYLOAD = 125
+
+
+class Connection:
+    """A WebSocket connection after its opening handshake.
+
+    Feed received bytes to :meth:`receive_data`, then iterate :meth:`events`;
+    turn events into bytes to send with :meth:`send`.
+
+    Args:
+        connection_type: Whether this end is the client or the server.
+        extensions: The extensions negotiated in the handshake.
+        trailing_data: Bytes received after the handshake, to process first.
+        max_frame_size: If set, a received frame with a larger payload fails
+            the connection with 1009 (message too big).
+        max_message_size: If set, a received message with more data (after
+            decompression) fails the connection with 1009. No limit by default:
+            data streams out in pieces, so the core's memory does not grow
+            with message size; applications set the limit they need.
+    """
+
+    def __init__(
+        self,
+        connection_type: ConnectionType,
+        extensions: Sequence[Extension] | None = None,
+        trailing_data: bytes = b"",
+        *,
+        max_frame_size: int | None = None,
+        max_message_size: int | None = None,
+    ) -> None:
+        self.client = connection_type is ConnectionType.CLIENT
+        self._extensions = list(extensions or ())
+        self._proto = FrameProtocol(self.client, list(self._extensions))
+        self._state = ConnectionState.OPEN
+        self._receiver = Receiver(
+            self.client, self._extensions, max_frame_size, max_message_size, self._peer_closed
+        )
+        self._masked = MaskedFrameBuilder() if self.client else None
+        # The opcode of the message being sent in pieces, or None.
+        self._sending: Opcode | None = None
+        if trailing_data:
+            self._receiver.feed(trailing_data)
+
+    @property
+    def state(self) -> ConnectionState:
+        """The connection's state (a :class:`ConnectionState`)."""
+        return self._state
+
+    def send(self, event: Event) -> bytes:
+        """Return the bytes that send ``event`` to the peer.
+
+        Accepts :class:`~wsproto.events.TextMessage`,
+        :class:`~wsproto.events.BytesMessage`, :class:`~wsproto.events.Ping`,
+        :class:`~wsproto.events.Pong` (while open) and
+        :class:`~wsproto.events.CloseConnection` (while open, or in reply to
+        the peer's close). Write the returned bytes to the transport.
+
+        Raises:
+            LocalProtocolError: if the event cannot be sent in this state, or
+                is invalid (a control payload over 125 bytes, a close code that
+                may not be sent, a message mixing text and binary pieces).
+        """
+        if isinstance(event, Message):
+            if self._state is not _OPEN:
+                raise LocalProtocolError(
+                    f"cannot send data in state {self._state.name}; messages can be "
+                    "sent only while the connection is OPEN"
+                )
+            return self._send_message(event)
+        if isinstance(event, CloseConnection):
+            return self._send_close(event)
+        if isinstance(event, Ping | Pong):
+            if self._state is not _OPEN:
+                raise LocalProtocolError(
+                    f"cannot send {type(event).__name__} in state {self._state.name}; "
+                    "pings and pongs can be sent only while the connection is OPEN"
+                )
+            payload = bytes(event.payload)
+            if len(payload) > _MAX_CONTROL_PAYLOAD:
+                raise LocalProtocolError(
+                    f"{type(event).__name__} payload is {len(payload)} bytes; "
+                    f"control frames carry at most {_MAX_CONTROL_PAYLOAD}"
+                )
+            opcode = Opcode.PING if isinstance(event, Ping) else Opcode.PONG
+            return self._frame(FIN | opcode, payload)
+        raise LocalProtocolError(
+            f"cannot send {type(event).__name__} on an open connection; send messages, "
+            "pings, pongs or a CloseConnection"
+        )
+
+    def _send_message(self, event: Message[str] | Message[bytes]) -> bytes:
+        data = event.data
+        if isinstance(event, TextMessage) or isinstance(data, str):
+            if not isinstance(data, str):
+                raise LocalProtocolError("TextMessage.data must be str")
+            payload = data.encode("utf-8")
+            kind = Opcode.TEXT
+        else:
+            payload = bytes(data)
+            kind = Opcode.BINARY
+        sending = self._sending
+        if sending is None:
+            opcode = kind
+        elif sending is kind:
+            opcode = Opcode.CONTINUATION
+        else:
+            raise LocalProtocolError(
+                f"a {sending.name.lower()} message is still being sent; finish it "
+                "(message_finished=True) before sending another kind"
+            )
+        fin = event.message_finished
+        self._sending = None if fin else kind
+        if self._extensions:
+            rsv = RsvBits(False, False, False)
+            for ext in self._extensions:
+                rsv, payload = ext.frame_outbound(self._proto, opcode, rsv, payload, fin)
+            first = (rsv.rsv1 << 6) | (rsv.rsv2 << 5) | (rsv.rsv3 << 4) | opcode
+        else:
+            first = opcode
+        if fin:
+            first |= FIN
+        return self._frame(first, payload)
+
+    def _send_close(self, event: CloseConnection) -> bytes:
+        state = self._state
+        if state is _OPEN:
+            self._state = ConnectionState.LOCAL_CLOSING
+        elif state is ConnectionState.REMOTE_CLOSING:
+            self._state = ConnectionState.CLOSED
+        else:
+            raise LocalProtocolError(
+                f"cannot send CloseConnection in state {state.name}; a close is sent once, "
+                "while OPEN or in reply to the peer's close (REMOTE_CLOSING)"
+            )
+        try:
+            payload = build_close_payload(event.code, event.reason)
+        except LocalProtocolError:
+            self._state = state
+            raise
+        return self._frame(FIN | Opcode.CLOSE, payload)
+
+    def _frame(self, first_byte: int, payload: bytes) -> bytes:
+        if self._masked is not None:
+            return self._masked.build(first_byte, payload)
+        return build_frame(first_byte, payload)
+
+    def receive_data(self, data: bytes | None) -> None:
+        """Feed bytes received from the peer; ``None`` when the transport closed.
+
+        Then iterate :meth:`events`. Passing ``None`` moves the connection to
+        CLOSED; :meth:`events` ends with a
+        :class:`~wsproto.events.CloseConnection` with code 1006 unless a close
+        frame was received first. Bytes that arrive after the peer's close are
+        ignored.
+        """
+        if data is None:
+            if self._state is not ConnectionState.CLOSED:
+                self._receiver.feed_eof()
+            self._state = ConnectionState.CLOSED
+            return
+        self._receiver.feed(data)
+
+    def events(self) -> Iterator[Event]:
+        """Yield the events the received bytes make up.
+
+        A protocol violation by the peer yields a
+        :class:`~wsproto.events.CloseConnection` with the matching code (1002,
+        1007, 1009 ...) and nothing after it; answer it with
+        ``send(event.response())`` and close the transport.
+        """
+        return self._receiver.events()
+
+    def _peer_closed(self) -> None:
+        # A close frame arrived, or the peer violated the protocol.
+        if self._state is _OPEN:
+            self._state = ConnectionState.REMOTE_CLOSING
+        elif self._state is ConnectionState.LOCAL_CLOSING:
+            self._state = ConnectionState.CLOSED
+
+    def __repr__(self) -> str:
+        role = "client" if self.client else "server"
+        return f"<Connection {role} {self._state.name}>"

@@ -1,0 +1,3 @@
+"""Type aliases shared by the public API."""
+
+Headers = list[tuple[bytes, bytes]]
