@@ -11,7 +11,9 @@ from .utilities import LocalProtocolError
 # Codes an endpoint may put in a close frame: the RFC 6455 codes except the
 # reserved 1004 and the local-only 1005/1006/1015, the IANA-registered
 # 1012-1014, and the 3000-4999 ranges for libraries and applications.
-_SENDABLE_BELOW_3000 = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
+_SENDABLE_BELOW_3000 = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
 _KNOWN = {int(member): member for member in CloseReason}
 _unpack_code = struct.Struct("!H").unpack_from
 _pack_code = struct.Struct("!H").pack

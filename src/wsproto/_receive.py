@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from ._errors import ProtocolFailure
 from ._close import parse_close_payload
+from ._errors import ProtocolFailure
 from ._mask import mask
 from ._utf8 import TextDecoder
 from .events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
@@ -103,7 +103,7 @@ class Receiver:
         """Note that the transport closed; ``events()`` ends with a 1006 close."""
         self._eof = True
 
-    def events(self) -> Iterator[Event]:  # noqa: C901, PLR0912, PLR0915 - the hot loop stays in one piece
+    def events(self) -> Iterator[Event]:
         """Yield the events of every complete unit in the buffer."""
         if self._done:
             return
@@ -179,7 +179,9 @@ class Receiver:
                     if not b0 & 0x80:
                         raise ProtocolFailure(_PROTOCOL_ERROR, "fragmented control frame")
                     if length > 125:
-                        raise ProtocolFailure(_PROTOCOL_ERROR, "control frame payload over 125 bytes")
+                        raise ProtocolFailure(
+                            _PROTOCOL_ERROR, "control frame payload over 125 bytes"
+                        )
                     if b0 & 0x70:
                         raise ProtocolFailure(_PROTOCOL_ERROR, "RSV bits set on a control frame")
                     if stop > end:
@@ -204,7 +206,9 @@ class Receiver:
                 # Data frame (§5.6, fragmentation §5.4).
                 if opcode == 0:
                     if not self._msg:
-                        raise ProtocolFailure(_PROTOCOL_ERROR, "continuation frame without a message")
+                        raise ProtocolFailure(
+                            _PROTOCOL_ERROR, "continuation frame without a message"
+                        )
                 elif opcode <= 2:
                     if self._msg:
                         raise ProtocolFailure(
@@ -241,7 +245,9 @@ class Receiver:
                 if exts:
                     rsv &= ~self._claimed_rsv(opcode, rsv, length)
                 if rsv:
-                    raise ProtocolFailure(_PROTOCOL_ERROR, "RSV bits set without a negotiated extension")
+                    raise ProtocolFailure(
+                        _PROTOCOL_ERROR, "RSV bits set without a negotiated extension"
+                    )
                 if self._max_frame is not None or self._max_message is not None:
                     self._check_sizes(length)
                 self._fin = bool(b0 & 0x80)
@@ -292,11 +298,11 @@ class Receiver:
             raise ProtocolFailure(
                 _TOO_BIG, f"frame of {length} bytes exceeds the limit of {self._max_frame}"
             )
-        if not self._exts and self._max_message is not None:
-            # Without an extension, payload bytes are message bytes: fail at the
-            # header rather than after buffering the application's share.
-            if self._msg_size + length > self._max_message:
-                raise ProtocolFailure(_TOO_BIG, f"message exceeds the limit of {self._max_message} bytes")
+        # Without an extension, payload bytes are message bytes: fail at the
+        # header rather than after the application has buffered its share.
+        limit = self._max_message
+        if not self._exts and limit is not None and self._msg_size + length > limit:
+            raise ProtocolFailure(_TOO_BIG, f"message exceeds the limit of {limit} bytes")
 
     def _claimed_rsv(self, opcode: int, rsv: int, length: int) -> int:
         bits = RsvBits(bool(rsv & 0x40), bool(rsv & 0x20), bool(rsv & 0x10))
