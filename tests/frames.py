@@ -47,12 +47,16 @@ def server_frame(opcode: int, payload: bytes = b"", **kw: object) -> bytes:
     return frame(opcode, payload, key=None, **kw)  # type: ignore[arg-type]
 
 
-def server(**limits: int) -> Connection:
-    return Connection(ConnectionType.SERVER, **limits)
+def server(max_frame_size: int | None = None, max_message_size: int | None = None) -> Connection:
+    return Connection(
+        ConnectionType.SERVER, max_frame_size=max_frame_size, max_message_size=max_message_size
+    )
 
 
-def client(**limits: int) -> Connection:
-    return Connection(ConnectionType.CLIENT, **limits)
+def client(max_frame_size: int | None = None, max_message_size: int | None = None) -> Connection:
+    return Connection(
+        ConnectionType.CLIENT, max_frame_size=max_frame_size, max_message_size=max_message_size
+    )
 
 
 def close_payload(code: int, reason: bytes = b"") -> bytes:

@@ -21,15 +21,28 @@ class ConnectionPair:
         self,
         client_extensions: Sequence[Extension] = (),
         server_extensions: Sequence[Extension] = (),
-        **limits: int,
+        max_frame_size: int | None = None,
+        max_message_size: int | None = None,
     ) -> None:
-        self.client = Connection(ConnectionType.CLIENT, list(client_extensions), **limits)
-        self.server = Connection(ConnectionType.SERVER, list(server_extensions), **limits)
+        self.client = Connection(
+            ConnectionType.CLIENT,
+            list(client_extensions),
+            max_frame_size=max_frame_size,
+            max_message_size=max_message_size,
+        )
+        self.server = Connection(
+            ConnectionType.SERVER,
+            list(server_extensions),
+            max_frame_size=max_frame_size,
+            max_message_size=max_message_size,
+        )
 
     def peer(self, side: Connection) -> Connection:
         return self.server if side is self.client else self.client
 
-    def send(self, side: Connection, events: Sequence[Event], chunk: int | None = None) -> list[Event]:
+    def send(
+        self, side: Connection, events: Sequence[Event], chunk: int | None = None
+    ) -> list[Event]:
         data = b"".join(side.send(event) for event in events)
         return feed(self.peer(side), data, chunk)
 
