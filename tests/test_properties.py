@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsproto._mask import mask
+from wsproto._mask import mask, py_mask
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, Event, Message, Ping, Pong, TextMessage
 
@@ -97,6 +97,7 @@ def test_masking_is_an_involution(data: bytes, key: bytes) -> None:
     assert len(masked) == len(data)
     assert masked == bytes(b ^ key[i % 4] for i, b in enumerate(data))
     assert mask(masked, key) == data
+    assert py_mask(data, key) == masked  # the pure-Python path agrees with the one in use
 
 
 @given(text=st.text(min_size=1, max_size=40))
