@@ -1,10 +1,558 @@
-"""Placeholder: the HTTP/1.1 opening handshake lands next."""
+"""The HTTP/1.1 opening handshake (RFC 6455 §4), and extension negotiation (§9.1).
+
+:class:`H11Handshake` parses and builds the upgrade request and response with
+h11; once the handshake succeeds it hands over to a
+:class:`~wsproto.connection.Connection`. :func:`server_extensions_handshake`
+and :func:`client_extensions_handshake` negotiate extensions for callers that
+run the handshake themselves (an HTTP server, or HTTP/2).
+"""
 
 from __future__ import annotations
 
-WEBSOCKET_VERSION = b"13"
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from http import HTTPStatus
+
+import h11
+
+from ._handshake_headers import (
+    MAX_HANDSHAKE_SIZE,
+    WEBSOCKET_VERSION,
+    ClientRequest,
+    is_token,
+    read_request,
+    read_response,
+    values,
+)
+from .connection import Connection, ConnectionState, ConnectionType
+from .events import AcceptConnection, Event, RejectConnection, RejectData, Request
+from .extensions import Extension
+from .typing import Headers
+from .utilities import (
+    LocalProtocolError,
+    RemoteProtocolError,
+    generate_accept_token,
+    generate_nonce,
+)
+
+__all__ = [
+    "MAX_HANDSHAKE_SIZE",
+    "WEBSOCKET_VERSION",
+    "H11Handshake",
+    "client_extensions_handshake",
+    "server_extensions_handshake",
+]
+
+_CONNECTING = ConnectionState.CONNECTING
 
 
-class H11Handshake:  # placeholder
-    def __init__(self, connection_type: object) -> None:
-        raise NotImplementedError
+class H11Handshake:
+    """The opening handshake of a WebSocket over HTTP/1.1, client or server.
+
+    Client: ``send(Request(...))``, write the bytes, then feed the response to
+    :meth:`receive_data` until :meth:`events` yields an
+    :class:`~wsproto.events.AcceptConnection` (the connection is open) or a
+    :class:`~wsproto.events.RejectConnection` followed by
+    :class:`~wsproto.events.RejectData` events.
+
+    Server: feed the request to :meth:`receive_data` (or pass an already parsed
+    one to :meth:`initiate_upgrade_connection`) until :meth:`events` yields a
+    :class:`~wsproto.events.Request`; answer it by sending
+    :class:`~wsproto.events.AcceptConnection` or
+    :class:`~wsproto.events.RejectConnection` (plus
+    :class:`~wsproto.events.RejectData` when it has a body).
+
+    Once :attr:`state` is ``OPEN``, use :attr:`connection` for the WebSocket.
+
+    Args:
+        connection_type: Whether this end is the client or the server.
+    """
+
+    def __init__(self, connection_type: ConnectionType) -> None:
+        self.client = connection_type is ConnectionType.CLIENT
+        self._state = _CONNECTING
+        self._h11 = h11.Connection(
+            h11.CLIENT if self.client else h11.SERVER,
+            max_incomplete_event_size=MAX_HANDSHAKE_SIZE,
+        )
+        self._events: deque[Event] = deque()
+        self._connection: Connection | None = None
+        # Client: what we offered, to check the answer against.
+        self._key: bytes | None = None
+        self._offered_extensions: list[Extension] = []
+        self._offered_subprotocols: list[str] = []
+        # Server: the request being answered; whether the peer already failed
+        # the handshake or closed its side.
+        self._request: ClientRequest | None = None
+        self._failed = False
+        self._eof = False
+
+    @property
+    def state(self) -> ConnectionState:
+        """The :class:`ConnectionState`: CONNECTING, then OPEN, or REJECTING and CLOSED."""
+        return self._state
+
+    @property
+    def connection(self) -> Connection:
+        """The WebSocket :class:`~wsproto.connection.Connection`, once the handshake succeeded.
+
+        Raises:
+            LocalProtocolError: if the handshake has not completed, or failed.
+        """
+        if self._connection is None:
+            if self._state is _CONNECTING:
+                raise LocalProtocolError(
+                    "the opening handshake is still in progress; the connection exists "
+                    "once the state is OPEN (after AcceptConnection)"
+                )
+            raise LocalProtocolError(
+                f"the opening handshake ended in state {self._state.name}; "
+                "there is no WebSocket connection"
+            )
+        return self._connection
+
+    @property
+    def connection_or_none(self) -> Connection | None:
+        """The :class:`~wsproto.connection.Connection` once open, else ``None``."""
+        return self._connection
+
+    def initiate_upgrade_connection(self, headers: Headers, path: bytes | str) -> None:
+        """Start the server side from a request your HTTP server already parsed.
+
+        Then iterate :meth:`events` for the :class:`~wsproto.events.Request`
+        and answer it as usual.
+
+        Args:
+            headers: The request's headers, as ``(name, value)`` byte pairs.
+            path: The request target.
+
+        Raises:
+            LocalProtocolError: on a client, or once the handshake has begun.
+            RemoteProtocolError: if the request is not a valid WebSocket
+                upgrade; ``event_hint`` is the rejection to send.
+        """
+        if self.client:
+            raise LocalProtocolError(
+                "initiate_upgrade_connection is for servers; a client sends a Request"
+            )
+        if self._request is not None or self._state is not _CONNECTING or self._failed:
+            raise LocalProtocolError("the handshake has already begun on this connection")
+        # Re-serialize the request so that one parser (h11, in our server role)
+        # sees every request and its state allows the response we will send.
+        try:
+            data = h11.Connection(h11.CLIENT).send(
+                h11.Request(method=b"GET", target=path, headers=headers)
+            )
+        except (h11.LocalProtocolError, UnicodeError) as exc:
+            raise RemoteProtocolError(
+                f"invalid upgrade request: {exc}", event_hint=RejectConnection(status_code=400)
+            ) from None
+        self.receive_data(data)
+
+    def send(self, event: Event) -> bytes:
+        """Return the bytes that send a handshake event; write them to the transport.
+
+        A client sends a :class:`~wsproto.events.Request`. A server answers the
+        received request with :class:`~wsproto.events.AcceptConnection`, or with
+        :class:`~wsproto.events.RejectConnection` and, if ``has_body``,
+        :class:`~wsproto.events.RejectData` events until ``body_finished``.
+
+        Raises:
+            LocalProtocolError: if the event is not valid for this side or state.
+        """
+        try:
+            if isinstance(event, Request):
+                return self._send_request(event)
+            if isinstance(event, AcceptConnection):
+                return self._accept(event)
+            if isinstance(event, RejectConnection):
+                return self._reject(event)
+            if isinstance(event, RejectData):
+                return self._send_reject_data(event)
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(f"cannot send {type(event).__name__}: {exc}") from None
+        raise LocalProtocolError(
+            f"cannot send {type(event).__name__} during the opening handshake; "
+            + ("wait for AcceptConnection first" if self.client else "send AcceptConnection first")
+        )
+
+    def receive_data(self, data: bytes | None) -> None:
+        """Feed bytes received from the peer; ``None`` when the transport closed.
+
+        Then iterate :meth:`events`. Bytes that follow the handshake in the
+        same read are kept for the connection, which reports them once open.
+
+        On the server, a peer that closes before sending anything just moves
+        the state to ``CLOSED``; one that closes after its complete request
+        still gets an answer (the connection then reports the closure).
+
+        Raises:
+            RemoteProtocolError: if the peer broke the handshake, or (client)
+                closed before answering it. On a server, ``event_hint`` is a
+                :class:`~wsproto.events.RejectConnection` to send before
+                closing the transport.
+            LocalProtocolError: if the handshake is complete; feed
+                :attr:`connection` instead.
+        """
+        if self._state is ConnectionState.OPEN:
+            raise LocalProtocolError(
+                "the handshake is complete; pass received data to .connection.receive_data()"
+            )
+        if self._state is ConnectionState.CLOSED or self._failed or self._eof:
+            return  # The handshake is over (or broken): nothing more to read.
+        if not self.client and self._state is ConnectionState.REJECTING:
+            return  # Whatever the client says, we are rejecting it.
+        if data is None:
+            self._eof = True
+        self._h11.receive_data(data or b"")
+        try:
+            self._read()
+        except h11.RemoteProtocolError as exc:
+            if self._eof:
+                message = "the peer closed the connection in the middle of the opening handshake"
+            else:
+                message = f"malformed HTTP {'response' if self.client else 'request'}: {exc}"
+            raise self._fail(self._error(message, exc.error_status_hint)) from None
+        except RemoteProtocolError as exc:
+            raise self._fail(exc) from None
+        if self._eof and self.client and self._state is _CONNECTING:
+            raise self._fail(
+                self._error("the server closed the connection without answering the handshake")
+            )
+        # RFC 6455 §4.1 has the client wait for our answer; some send frames
+        # anyway. Keep them for the connection, but only a bounded amount.
+        waiting = self._request is not None and self._state is _CONNECTING
+        if waiting and len(self._h11.trailing_data[0]) > MAX_HANDSHAKE_SIZE:
+            raise self._fail(
+                self._error(
+                    f"the client sent more than {MAX_HANDSHAKE_SIZE} bytes before the "
+                    "handshake was answered"
+                )
+            )
+
+    def events(self) -> Iterator[Event]:
+        """Yield the handshake events received so far (see :meth:`receive_data`)."""
+        while self._events:
+            yield self._events.popleft()
+
+    def _error(self, message: str, status: int = 400) -> RemoteProtocolError:
+        # A client fails the connection (RFC 6455 §4.1) and has nothing to answer;
+        # a server is told which rejection to send.
+        if self.client:
+            return RemoteProtocolError(message)
+        return RemoteProtocolError(message, event_hint=RejectConnection(status_code=status))
+
+    def _fail(self, error: RemoteProtocolError) -> RemoteProtocolError:
+        """Record that the peer broke the handshake; return ``error`` to raise."""
+        self._failed = True
+        if self.client:
+            self._state = ConnectionState.CLOSED
+        # A server stays CONNECTING, so that it can still send the event_hint.
+        return error
+
+    def _read(self) -> None:
+        while self._state is _CONNECTING or self._state is ConnectionState.REJECTING:
+            event = self._h11.next_event()
+            if not isinstance(event, h11.Event):
+                return  # NEED_DATA, or PAUSED at the protocol switch
+            if isinstance(event, h11.ConnectionClosed):
+                self._state = ConnectionState.CLOSED
+            elif self.client:
+                self._client_event(event)
+            elif isinstance(event, h11.Request):
+                self._request = read_request(event)
+                self._events.append(self._request.event)
+            # A server ignores EndOfMessage: read_request refused any body.
+
+    def _client_event(self, event: h11.Event) -> None:
+        if isinstance(event, h11.InformationalResponse):
+            # RFC 9110 §15.2: skip interim responses (100, 103) other than ours.
+            if event.status_code == 101:
+                self._open_client(event)
+        elif isinstance(event, h11.Response):
+            self._state = ConnectionState.REJECTING
+            self._events.append(
+                RejectConnection(
+                    status_code=event.status_code, headers=list(event.headers), has_body=True
+                )
+            )
+        elif isinstance(event, h11.Data):
+            self._events.append(RejectData(data=bytes(event.data), body_finished=False))
+        elif isinstance(event, h11.EndOfMessage):
+            self._events.append(RejectData(data=b"", body_finished=True))
+            self._state = ConnectionState.CLOSED
+
+    def _open_client(self, event: h11.InformationalResponse) -> None:
+        assert self._key is not None  # h11 parses no response before our request
+        answer = read_response(event, self._key, self._offered_subprotocols)
+        extensions = client_extensions_handshake(answer.extensions, self._offered_extensions)
+        self._connection = Connection(
+            ConnectionType.CLIENT, extensions, trailing_data=bytes(self._h11.trailing_data[0])
+        )
+        self._state = ConnectionState.OPEN
+        self._events.append(
+            AcceptConnection(
+                subprotocol=answer.subprotocol,
+                extensions=extensions,
+                extra_headers=answer.extra_headers,
+            )
+        )
+
+    # Sending
+
+    def _send_request(self, event: Request) -> bytes:
+        if not self.client:
+            raise LocalProtocolError(
+                "a server does not send a Request; it answers the one it receives "
+                "with AcceptConnection or RejectConnection"
+            )
+        if self._key is not None:
+            raise LocalProtocolError("the Request was already sent; wait for the answer")
+        try:
+            host = event.host.encode("ascii")
+        except UnicodeEncodeError:
+            try:
+                host = event.host.encode("idna")
+            except UnicodeError:
+                raise LocalProtocolError(f"invalid host name {event.host!r}") from None
+        try:
+            target = event.target.encode("ascii")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(
+                f"the request target {event.target!r} must be ASCII; percent-encode it"
+            ) from None
+        for subprotocol in event.subprotocols:
+            if not is_token(subprotocol):
+                raise LocalProtocolError(f"subprotocol {subprotocol!r} is not an HTTP token")
+        key = generate_nonce()
+        headers: Headers = [
+            (b"Host", host),
+            (b"Upgrade", b"websocket"),
+            (b"Connection", b"Upgrade"),
+            (b"Sec-WebSocket-Key", key),
+            (b"Sec-WebSocket-Version", WEBSOCKET_VERSION),
+        ]
+        if event.subprotocols:
+            headers.append((b"Sec-WebSocket-Protocol", ", ".join(event.subprotocols).encode()))
+        offers, offered = _client_offers(event.extensions)
+        if offers:
+            headers.append((b"Sec-WebSocket-Extensions", offers))
+        headers.extend(event.extra_headers)
+        request = h11.Request(method=b"GET", target=target, headers=headers)
+        data = self._h11.send(request) or b""
+        data += self._h11.send(h11.EndOfMessage()) or b""
+        self._key = key
+        self._offered_extensions = offered
+        self._offered_subprotocols = list(event.subprotocols)
+        return data
+
+    def _check_answer(self, what: str) -> None:
+        if self.client:
+            raise LocalProtocolError(
+                f"a client does not send {what}; it receives the server's answer"
+            )
+        if self._state is not _CONNECTING:
+            raise LocalProtocolError(
+                f"cannot send {what} in state {self._state.name}; the request was already answered"
+            )
+        if self._request is None and not self._failed:
+            raise LocalProtocolError(
+                f"cannot send {what} before a Request was received; feed data to receive_data()"
+            )
+
+    def _accept(self, event: AcceptConnection) -> bytes:
+        self._check_answer("AcceptConnection")
+        request = self._request
+        if self._failed or request is None:
+            raise LocalProtocolError(
+                "the request was invalid; send the RemoteProtocolError's event_hint instead"
+            )
+        proposed = request.event.subprotocols
+        if event.subprotocol is not None and event.subprotocol not in proposed:
+            raise LocalProtocolError(
+                f"subprotocol {event.subprotocol!r} was not proposed by the client "
+                f"(proposed: {proposed}); pick one of those or None"
+            )
+        headers: Headers = [
+            (b"Upgrade", b"websocket"),
+            (b"Connection", b"Upgrade"),
+            (b"Sec-WebSocket-Accept", generate_accept_token(request.key)),
+        ]
+        if event.subprotocol is not None:
+            headers.append((b"Sec-WebSocket-Protocol", event.subprotocol.encode()))
+        extensions = list(event.extensions)
+        offered = [offer for offer in request.event.extensions if isinstance(offer, str)]
+        accepted = server_extensions_handshake(offered, extensions)
+        if accepted is not None:
+            headers.append((b"Sec-WebSocket-Extensions", accepted))
+        headers.extend(event.extra_headers)
+        response = h11.InformationalResponse(
+            status_code=101, headers=headers, reason=b"Switching Protocols"
+        )
+        data = self._h11.send(response) or b""
+        connection = Connection(
+            ConnectionType.SERVER, extensions, trailing_data=bytes(self._h11.trailing_data[0])
+        )
+        if self._eof:
+            connection.receive_data(None)
+        self._connection = connection
+        self._state = ConnectionState.OPEN
+        return data
+
+    def _reject(self, event: RejectConnection) -> bytes:
+        self._check_answer("RejectConnection")
+        if event.status_code < 200:
+            raise LocalProtocolError(
+                f"a rejection needs a final status (200-599), not {event.status_code}; "
+                "to accept, send AcceptConnection"
+            )
+        headers = list(event.headers)
+        framed = values(headers, b"content-length") or values(headers, b"transfer-encoding")
+        if not event.has_body and not framed and event.status_code not in (204, 304):
+            headers.append((b"Content-Length", b"0"))
+        response = h11.Response(
+            status_code=event.status_code, headers=headers, reason=_reason(event.status_code)
+        )
+        data = self._h11.send(response) or b""
+        self._state = ConnectionState.REJECTING
+        if not event.has_body:
+            data += self._h11.send(h11.EndOfMessage()) or b""
+            self._state = ConnectionState.CLOSED
+        return data
+
+    def _send_reject_data(self, event: RejectData) -> bytes:
+        if self.client or self._state is not ConnectionState.REJECTING:
+            raise LocalProtocolError(
+                f"cannot send RejectData in state {self._state.name}; send "
+                "RejectConnection(has_body=True) first"
+            )
+        data = b""
+        if event.data:
+            data = self._h11.send(h11.Data(data=event.data)) or b""
+        if event.body_finished:
+            data += self._h11.send(h11.EndOfMessage()) or b""
+            self._state = ConnectionState.CLOSED
+        return data
+
+    def __repr__(self) -> str:
+        role = "client" if self.client else "server"
+        return f"<H11Handshake {role} {self._state.name}>"
+
+
+def _reason(status_code: int) -> bytes:
+    try:
+        return HTTPStatus(status_code).phrase.encode()
+    except ValueError:
+        return b""
+
+
+def _element(name: str, params: bool | str) -> str:
+    """One ``Sec-WebSocket-Extensions`` element from an extension's offer or answer."""
+    if not isinstance(params, str) or not params:
+        return name
+    # Extensions return only the parameters, but tolerate a whole element.
+    if params.partition(";")[0].strip() == name:
+        return params
+    return f"{name}; {params}"
+
+
+def _client_offers(
+    extensions: Sequence[Extension] | Sequence[str],
+) -> tuple[bytes, list[Extension]]:
+    """The request's ``Sec-WebSocket-Extensions`` value, and the extensions it offers."""
+    elements: list[str] = []
+    offered: list[Extension] = []
+    for extension in extensions:
+        if not isinstance(extension, Extension):
+            raise LocalProtocolError(
+                "Request.extensions must hold Extension objects when sending, "
+                f"not {type(extension).__name__}"
+            )
+        offer = extension.offer()
+        if offer is True or isinstance(offer, str):
+            elements.append(_element(extension.name, offer))
+            offered.append(extension)
+    return ", ".join(elements).encode("ascii"), offered
+
+
+def _elements(values: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """``(name, element)`` for each element of some ``Sec-WebSocket-Extensions`` values."""
+    for value in values:
+        for element in value.split(","):
+            element = element.strip()
+            if element:
+                yield element.partition(";")[0].strip(), element
+
+
+def server_extensions_handshake(
+    requested: Iterable[str], supported: list[Extension]
+) -> bytes | None:
+    """Negotiate extensions on the server: answer the client's offers.
+
+    Each supported extension accepts at most one offer: the first of its name
+    whose :meth:`~wsproto.extensions.Extension.accept` (given the whole offer
+    element, name included) returns ``True`` or parameters.
+
+    Args:
+        requested: The client's ``Sec-WebSocket-Extensions`` values (whole
+            header values or single offers).
+        supported: The extensions this server supports, one object each. On
+            return it holds only the accepted ones, in the client's order: pass
+            it to :class:`~wsproto.connection.Connection`.
+
+    Returns:
+        The ``Sec-WebSocket-Extensions`` response value to send, or ``None``
+        if no extension was accepted (send no such header).
+    """
+    accepted: list[Extension] = []
+    answers: list[str] = []
+    for name, offer in _elements(requested):
+        if any(extension.name == name for extension in accepted):
+            continue  # The client's later offers of a name are fallbacks.
+        for extension in supported:
+            if extension.name != name or extension in accepted:
+                continue
+            answer = extension.accept(offer)
+            if answer is True or isinstance(answer, str):
+                accepted.append(extension)
+                answers.append(_element(name, answer))
+                break
+    supported[:] = accepted
+    return ", ".join(answers).encode("ascii") if answers else None
+
+
+def client_extensions_handshake(
+    accepted: Iterable[str], supported: Sequence[Extension]
+) -> list[Extension]:
+    """Apply the server's extension answer on the client.
+
+    Calls :meth:`~wsproto.extensions.Extension.finalize` on the offered
+    extension of each accepted name (with the whole response element).
+
+    Args:
+        accepted: The server's ``Sec-WebSocket-Extensions`` values.
+        supported: The extensions the client offered.
+
+    Returns:
+        The negotiated extensions, in the server's order: pass them to
+        :class:`~wsproto.connection.Connection`.
+
+    Raises:
+        RemoteProtocolError: if the server accepted an extension the client
+            did not offer, or the same one twice (RFC 6455 §9.1). Fail the
+            connection.
+    """
+    chosen: list[Extension] = []
+    for name, element in _elements(accepted):
+        if any(extension.name == name for extension in chosen):
+            raise RemoteProtocolError(f"the server accepted extension {name!r} twice")
+        for extension in supported:
+            if extension.name == name:
+                extension.finalize(element)
+                chosen.append(extension)
+                break
+        else:
+            raise RemoteProtocolError(
+                f"the server accepted extension {name!r}, which was not offered (RFC 6455 §9.1)"
+            )
+    return chosen
