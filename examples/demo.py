@@ -1,11 +1,11 @@
-"""Watch a wsproto client and server talk: the server runs in its own process.
+"""Watch a wsproto client and server talk, each in its own process.
 
 Usage::
 
     python examples/demo.py
 
 Starts ``synchronous_server.py`` on a free port of 127.0.0.1, runs
-``synchronous_client.py`` against it, and prints what each side does.
+``synchronous_client.py`` against it, and prints what each side says.
 """
 
 from __future__ import annotations
@@ -16,25 +16,31 @@ import threading
 from pathlib import Path
 from typing import IO
 
-import synchronous_client
-
 HERE = Path(__file__).resolve().parent
+TIMEOUT = 30
+
+# Both programs' lines go to our stdout, whole, one at a time.
+output_lock = threading.Lock()
 
 
-def relay(stream: IO[str], finished: threading.Event) -> None:
-    """Print the server's lines as they come; note when it is done with the client."""
+def relay(stream: IO[str], seen: threading.Event, marker: str) -> None:
+    """Print a program's lines as they come; set ``seen`` once ``marker`` appears."""
     for line in stream:
-        print(line, end="", flush=True)
-        if "connection closed" in line:
-            finished.set()
+        with output_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        if marker in line:
+            seen.set()
+
+
+def start(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-u", str(HERE / script), *args], stdout=subprocess.PIPE, text=True
+    )
 
 
 def main() -> int:
-    server = subprocess.Popen(
-        [sys.executable, "-u", str(HERE / "synchronous_server.py"), "127.0.0.1", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server = start("synchronous_server.py", "127.0.0.1", "0")
     assert server.stdout is not None
     with server.stdout:
         try:
@@ -45,20 +51,25 @@ def main() -> int:
                 print("demo: the server did not start", file=sys.stderr)
                 return 1
             address = first.rsplit(" ", 1)[1].strip()
+            served = threading.Event()
+            server_relay = threading.Thread(
+                target=relay, args=(server.stdout, served, "connection closed")
+            )
+            server_relay.start()
 
-            finished = threading.Event()
-            relay_thread = threading.Thread(target=relay, args=(server.stdout, finished))
-            relay_thread.start()
-
-            status = synchronous_client.run(f"ws://{address}/demo", "Hello from the demo!")
-            if not finished.wait(timeout=10):
+            client = start("synchronous_client.py", f"ws://{address}/demo", "Hello from the demo!")
+            assert client.stdout is not None
+            with client.stdout:
+                relay(client.stdout, threading.Event(), "")
+            status = client.wait(timeout=TIMEOUT)
+            if not served.wait(timeout=TIMEOUT):
                 print("demo: the server did not finish the connection", file=sys.stderr)
                 status = 1
         finally:
             server.terminate()
-            server.wait(timeout=10)
-        # The server's end of the pipe is closed now: the relay sees EOF.
-        relay_thread.join()
+            server.wait(timeout=TIMEOUT)
+        # The server has exited, so its relay reaches the end of the pipe.
+        server_relay.join()
     return status
 
 
