@@ -135,7 +135,8 @@ class H11Handshake:
             raise LocalProtocolError(
                 "initiate_upgrade_connection is for servers; a client sends a Request"
             )
-        if self._request is not None or self._state is not _CONNECTING or self._failed:
+        begun = self._request is not None or self._failed or self._h11.trailing_data[0]
+        if begun or self._state is not _CONNECTING:
             raise LocalProtocolError("the handshake has already begun on this connection")
         # Re-serialize the request so that one parser (h11, in our server role)
         # sees every request and its state allows the response we will send.
@@ -171,9 +172,14 @@ class H11Handshake:
                 return self._send_reject_data(event)
         except h11.LocalProtocolError as exc:
             raise LocalProtocolError(f"cannot send {type(event).__name__}: {exc}") from None
+        if self._state is not _CONNECTING:
+            advice = f"the handshake ended in state {self._state.name}"
+        elif self.client:
+            advice = "wait for the server's AcceptConnection first"
+        else:
+            advice = "send AcceptConnection first"
         raise LocalProtocolError(
-            f"cannot send {type(event).__name__} during the opening handshake; "
-            + ("wait for AcceptConnection first" if self.client else "send AcceptConnection first")
+            f"cannot send {type(event).__name__} during the opening handshake; {advice}"
         )
 
     def receive_data(self, data: bytes | None) -> None:
@@ -204,21 +210,21 @@ class H11Handshake:
             return  # Whatever the client says, we are rejecting it.
         if data is None:
             self._eof = True
-        self._h11.receive_data(data or b"")
+            self._h11.receive_data(b"")  # h11's spelling of end of file
+        elif data:
+            self._h11.receive_data(data)
         try:
             self._read()
         except h11.RemoteProtocolError as exc:
-            if self._eof:
-                message = "the peer closed the connection in the middle of the opening handshake"
+            if self._eof and self.client:
+                message = "the server closed the connection before completing the handshake"
+            elif self._eof:
+                message = "the client closed the connection in the middle of its request"
             else:
                 message = f"malformed HTTP {'response' if self.client else 'request'}: {exc}"
             raise self._fail(self._error(message, exc.error_status_hint)) from None
         except RemoteProtocolError as exc:
             raise self._fail(exc) from None
-        if self._eof and self.client and self._state is _CONNECTING:
-            raise self._fail(
-                self._error("the server closed the connection without answering the handshake")
-            )
         # RFC 6455 §4.1 has the client wait for our answer; some send frames
         # anyway. Keep them for the connection, but only a bounded amount.
         waiting = self._request is not None and self._state is _CONNECTING
@@ -278,7 +284,7 @@ class H11Handshake:
             )
         elif isinstance(event, h11.Data):
             self._events.append(RejectData(data=bytes(event.data), body_finished=False))
-        elif isinstance(event, h11.EndOfMessage):
+        else:  # EndOfMessage, the one event left (_read handles ConnectionClosed)
             self._events.append(RejectData(data=b"", body_finished=True))
             self._state = ConnectionState.CLOSED
 
@@ -510,7 +516,7 @@ def server_extensions_handshake(
         if any(extension.name == name for extension in accepted):
             continue  # The client's later offers of a name are fallbacks.
         for extension in supported:
-            if extension.name != name or extension in accepted:
+            if extension.name != name:
                 continue
             answer = extension.accept(offer)
             if answer is True or isinstance(answer, str):
