@@ -152,16 +152,15 @@ def read_request(request: h11.Request) -> ClientRequest:
     host = _single(headers, b"host", "Host")
     try:
         host_text = host.decode("ascii")
-        target = request.target.decode("ascii")
     except UnicodeDecodeError:
-        raise _bad_request("the Host header and the request target must be ASCII") from None
+        raise _bad_request("the Host header must be ASCII (IDNA-encode names)") from None
     subprotocols = list_items(headers, b"sec-websocket-protocol")
     for subprotocol in subprotocols:
         if not is_token(subprotocol):
             raise _bad_request(f"subprotocol {subprotocol!r} is not a token (RFC 6455 §4.1)")
     event = Request(
         host=host_text,
-        target=target,
+        target=request.target.decode("ascii"),  # h11 allows only VCHARs
         extensions=list_items(headers, b"sec-websocket-extensions"),
         extra_headers=[(k, v) for k, v in headers if k not in _REQUEST_FIELDS],
         subprotocols=subprotocols,
