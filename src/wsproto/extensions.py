@@ -265,9 +265,11 @@ class PerMessageDeflate(Extension):
             peer_bits, peer_nct = a.client_max_window_bits, a.client_no_context_takeover
         self._compress = own_bits > MIN_WINDOW_BITS
         self._deflate_bits = own_bits
-        # Peers built on zlib that agreed to 8 bits compress with 9 (zlib cannot
-        # do 8); a 9-bit window inflates both.
-        self._inflate_bits = max(peer_bits, MIN_WINDOW_BITS + 1)
+        # Inflate with the agreed window, which is all the history kept between
+        # messages. Peers built on zlib that agreed to 8 bits deflate with a
+        # 9-bit window, but zlib keeps their matches within 250 bytes (window
+        # minus lookahead), so 256 bytes hold everything they refer to.
+        self._inflate_bits = peer_bits
         # A full flush ends the message like a sync flush and also forgets the
         # history, which is what no context takeover asks of the sender, without
         # the cost of a new compressor per message (~50 µs, measured).
@@ -339,22 +341,21 @@ class PerMessageDeflate(Extension):
         self._inflating = False
         inflater = self._inflater
         assert inflater is not None
-        inflate = inflater.decompress
         try:
-            # RFC 7692 §7.2.2: append the empty stored block's tail the sender removed.
-            out = inflate(_TAIL, INFLATE_CHUNK_SIZE)
-            while len(out) == INFLATE_CHUNK_SIZE:
-                yield out
-                out = inflate(inflater.unconsumed_tail, INFLATE_CHUNK_SIZE)
+            # RFC 7692 §7.2.2: append the empty stored block's tail the sender
+            # removed. _inbound_data left no output pending, and four bytes of
+            # input decode to at most a few matches, so one bounded call does.
+            out = inflater.decompress(_TAIL, INFLATE_CHUNK_SIZE)
         except zlib.error as exc:
             raise ProtocolFailure(
                 CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid compressed data: {exc}"
             ) from None
         if inflater.eof:
-            # The sender ended the deflate stream with a final block (§7.2.3.1
-            # allows it); nothing but our appended tail may follow it, and the
-            # next message starts a new stream.
-            if inflater.unused_data != _TAIL:
+            # The sender ended the deflate stream with a final block (§7.2.3.4
+            # allows it). Only the header byte of an empty stored block (§7.2.1)
+            # may follow, then our appended tail; the next message starts a new
+            # stream.
+            if inflater.unused_data not in _AFTER_FINAL_BLOCK:
                 raise ProtocolFailure(
                     CloseReason.INVALID_FRAME_PAYLOAD_DATA, "data after the final deflate block"
                 )
@@ -397,12 +398,9 @@ class PerMessageDeflate(Extension):
         can inflate it as it arrives, and the final frame drops the
         ``00 00 ff ff`` tail. RSV1 marks the first frame only (§6).
         """
-        if not self._enabled:
-            return (rsv, data)
         if opcode:  # TEXT or BINARY: a new message
-            if opcode & 0x08:
-                return (rsv, data)
-            if not self._compress:
+            # _compress is false until negotiation enables the extension.
+            if opcode & 0x08 or not self._compress:
                 return (rsv, data)
             self._deflating = True
             rsv = _RSV1 if not (rsv[1] or rsv[2]) else RsvBits(True, rsv[1], rsv[2])
@@ -440,6 +438,9 @@ _NO_RSV = RsvBits(False, False, False)
 _RSV1 = RsvBits(True, False, False)
 # The end of the empty stored block a sync flush emits (RFC 7692 §7.2.1).
 _TAIL = b"\x00\x00\xff\xff"
+# What may follow a final deflate block: the stored block header §7.2.3.4
+# shows, or nothing from senders that skip it; either way, then our tail.
+_AFTER_FINAL_BLOCK = (b"\x00" + _TAIL, _TAIL)
 
 
 def _checked_window_bits(value: int) -> int:
