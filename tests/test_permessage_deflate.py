@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wsproto._deflate import INFLATE_CHUNK_SIZE
+from wsproto._deflate import INFLATE_CHUNK_SIZE, NegotiationError, parse_params
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping, TextMessage
 from wsproto.extensions import PerMessageDeflate
@@ -118,6 +118,29 @@ def assert_fails(events: list[Event], code: int) -> None:
 PROTO_SERVER = FrameProtocol(False, [])
 PROTO_CLIENT = FrameProtocol(True, [])
 NO_RSV = RsvBits(False, False, False)
+
+
+class TestParameterSyntax:
+    """RFC 6455 §9.1: extension-param = token [ "=" (token | quoted-string) ]."""
+
+    def test_values_and_flags(self) -> None:
+        assert parse_params('permessage-deflate; a; b=1; c="x\\y"; D = 2') == {
+            "a": None,
+            "b": "1",
+            "c": "xy",
+            "d": "2",
+        }
+
+    @pytest.mark.parametrize("text", ["", "permessage-deflate", "  permessage-deflate  "])
+    def test_no_parameters(self, text: str) -> None:
+        assert parse_params(text) == {}
+
+    @pytest.mark.parametrize(
+        "text", ['x="a b"', 'x=""', 'x="a\\"', 'x="a,b"', "x=a b", "x=(a)", "=1", "x;;y"]
+    )
+    def test_quoted_value_must_unquote_to_a_token(self, text: str) -> None:
+        with pytest.raises(NegotiationError):
+            parse_params(text)
 
 
 # -- negotiation: the server's side ---------------------------------------------
@@ -875,9 +898,22 @@ class TestFailures:
         events = feed(server_conn, client_frame(Opcode.BINARY, payload, rsv=RSV1))
         assert_fails(events, CloseReason.INVALID_FRAME_PAYLOAD_DATA)
 
-    def test_data_after_a_final_block_is_1007(self, server_conn: Connection) -> None:
-        payload = bytes.fromhex("f348cdc9c90700") + raw_deflate(b"second stream")
+    @pytest.mark.parametrize("after", [b"\x01", b"\x00\x00", raw_deflate(b"second stream")])
+    def test_data_after_a_final_block_is_1007(self, server_conn: Connection, after: bytes) -> None:
+        """§7.2.3.4: only an empty stored block's first byte may follow a final block."""
+        payload = bytes.fromhex("f348cdc9c90700") + after
         events = feed(server_conn, client_frame(Opcode.BINARY, payload, rsv=RSV1))
+        assert_fails(events, CloseReason.INVALID_FRAME_PAYLOAD_DATA)
+
+    def test_junk_after_a_final_block_fails_before_the_message_ends(
+        self, server_conn: Connection
+    ) -> None:
+        """Bytes after a final block would pile up unseen by any size limit."""
+        wire = client_frame(Opcode.BINARY, bytes.fromhex("f348cdc9c9070000"), fin=False, rsv=RSV1)
+        wire += client_frame(Opcode.CONTINUATION, b"\x00", fin=False)
+        wire += client_frame(Opcode.CONTINUATION, b"more", fin=False)
+        events = feed(server_conn, wire)
+        assert b"".join(e.data for e in events if isinstance(e, BytesMessage)) == b"Hello"
         assert_fails(events, CloseReason.INVALID_FRAME_PAYLOAD_DATA)
 
     def test_events_before_the_corruption_are_kept(self, server_conn: Connection) -> None:

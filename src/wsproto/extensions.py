@@ -334,6 +334,13 @@ class PerMessageDeflate(Extension):
             raise ProtocolFailure(
                 CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid compressed data: {exc}"
             ) from None
+        if inflater.eof and len(inflater.unused_data) > 1:
+            # After a final block zlib keeps whatever follows in unused_data,
+            # which would grow without bound and count toward no size limit.
+            # Only one 0x00 byte may follow it (§7.2.3.4): fail now.
+            raise ProtocolFailure(
+                CloseReason.INVALID_FRAME_PAYLOAD_DATA, "data after the final deflate block"
+            )
 
     def _inbound_complete(self, proto: FrameProtocol, fin: bool) -> Iterator[bytes]:
         if not fin or not self._inflating:
