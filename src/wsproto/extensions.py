@@ -53,7 +53,8 @@ class Extension:
         """Answer a client's offer (server side).
 
         Args:
-            offer: The offered parameters (the header element after the name).
+            offer: One offered element of the ``Sec-WebSocket-Extensions``
+                header, name included (``"name; param=value"``).
 
         Returns:
             ``None`` or ``False`` to decline, ``True`` to accept without
@@ -62,7 +63,7 @@ class Extension:
         return None
 
     def finalize(self, offer: str) -> None:
-        """Apply the parameters the server accepted (client side)."""
+        """Apply the server's answer (client side): its header element, name included."""
 
     def frame_inbound_header(
         self, proto: FrameProtocol, opcode: Opcode, rsv: RsvBits, payload_length: int
