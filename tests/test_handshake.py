@@ -968,3 +968,18 @@ def test_permessage_deflate_negotiation() -> None:
     data = client.send(TextMessage(text))
     assert len(data) < len(text) // 4
     assert drain(server, data) == [TextMessage(text)]
+
+
+def test_limits_reach_the_connection() -> None:
+    """WSConnection's size limits apply once the handshake is done."""
+    client = WSConnection(ConnectionType.CLIENT)
+    server = WSConnection(ConnectionType.SERVER, max_message_size=4)
+    server.receive_data(client.send(Request(host="example.com", target="/")))
+    assert isinstance(next(server.events()), Request)
+    client.receive_data(server.send(AcceptConnection()))
+    list(client.events())
+    server.receive_data(client.send(BytesMessage(b"1234")) + client.send(BytesMessage(b"12345")))
+    events = list(server.events())
+    assert events[0] == BytesMessage(b"1234")
+    assert isinstance(events[1], CloseConnection)
+    assert events[1].code == 1009

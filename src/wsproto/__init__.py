@@ -26,11 +26,23 @@ class WSConnection:
     Args:
         connection_type: Controls whether the library behaves as a client or
             as a server.
+        max_frame_size: If set, a received frame with a larger payload fails
+            the connection with 1009 (message too big).
+        max_message_size: If set, a received message with more data (after
+            decompression) fails the connection with 1009. No limit by default.
     """
 
-    def __init__(self, connection_type: ConnectionType) -> None:
+    def __init__(
+        self,
+        connection_type: ConnectionType,
+        *,
+        max_frame_size: int | None = None,
+        max_message_size: int | None = None,
+    ) -> None:
         self.client = connection_type is ConnectionType.CLIENT
-        self.handshake = H11Handshake(connection_type)
+        self.handshake = H11Handshake(
+            connection_type, max_frame_size=max_frame_size, max_message_size=max_message_size
+        )
         self.connection: Connection | None = None
 
     @property

@@ -66,10 +66,20 @@ class H11Handshake:
 
     Args:
         connection_type: Whether this end is the client or the server.
+        max_frame_size: Passed on to the :class:`~wsproto.connection.Connection`.
+        max_message_size: Passed on to the :class:`~wsproto.connection.Connection`.
     """
 
-    def __init__(self, connection_type: ConnectionType) -> None:
+    def __init__(
+        self,
+        connection_type: ConnectionType,
+        *,
+        max_frame_size: int | None = None,
+        max_message_size: int | None = None,
+    ) -> None:
         self.client = connection_type is ConnectionType.CLIENT
+        self._max_frame_size = max_frame_size
+        self._max_message_size = max_message_size
         self._state = _CONNECTING
         self._h11 = h11.Connection(
             h11.CLIENT if self.client else h11.SERVER,
@@ -293,7 +303,11 @@ class H11Handshake:
         answer = read_response(event, self._key, self._offered_subprotocols)
         extensions = client_extensions_handshake(answer.extensions, self._offered_extensions)
         self._connection = Connection(
-            ConnectionType.CLIENT, extensions, trailing_data=bytes(self._h11.trailing_data[0])
+            ConnectionType.CLIENT,
+            extensions,
+            trailing_data=bytes(self._h11.trailing_data[0]),
+            max_frame_size=self._max_frame_size,
+            max_message_size=self._max_message_size,
         )
         self._state = ConnectionState.OPEN
         self._events.append(
@@ -397,7 +411,11 @@ class H11Handshake:
         )
         data = self._h11.send(response) or b""
         connection = Connection(
-            ConnectionType.SERVER, extensions, trailing_data=bytes(self._h11.trailing_data[0])
+            ConnectionType.SERVER,
+            extensions,
+            trailing_data=bytes(self._h11.trailing_data[0]),
+            max_frame_size=self._max_frame_size,
+            max_message_size=self._max_message_size,
         )
         if self._eof:
             connection.receive_data(None)
