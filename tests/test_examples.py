@@ -189,3 +189,12 @@ def test_http2_example() -> None:
     ]:
         assert line in output
     assert output[-1] == "client: WebSocket CLOSED"
+
+
+def test_readme_example_runs() -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
+    )
+    assert result.stdout.startswith("[TextMessage(data='Hello!', ")
