@@ -81,6 +81,7 @@ class Server:
         return self.h2.data_to_send()
 
     def handle_request(self, event: h2.events.RequestReceived) -> None:
+        """Answer a request: accept an extended CONNECT for a WebSocket, refuse the rest."""
         assert event.stream_id is not None
         assert event.headers is not None
         headers = [(bytes(name), bytes(value)) for name, value in event.headers]
@@ -101,6 +102,7 @@ class Server:
         self.websockets[event.stream_id] = Connection(ConnectionType.SERVER, supported_extensions)
 
     def handle_data(self, stream_id: int, data: bytes) -> None:
+        """Feed a WebSocket stream's data to its connection; echo and answer."""
         ws = self.websockets[stream_id]
         ws.receive_data(data)
         out = bytearray()
@@ -191,6 +193,7 @@ class Client:
 
     @staticmethod
     def handle_data(ws: Connection, data: bytes) -> None:
+        """Feed the stream's data to the WebSocket connection and show what arrived."""
         ws.receive_data(data)
         for event in ws.events():
             if isinstance(event, TextMessage):
@@ -210,6 +213,7 @@ def exchange(client: Client, server: Server) -> None:
 
 
 def main() -> None:
+    """Open a WebSocket stream, exchange a message and a ping, and close it."""
     client, server = Client(), Server()
     exchange(client, server)  # connection prefaces and settings, both ways
 

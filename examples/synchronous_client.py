@@ -69,6 +69,7 @@ def wait_for(ws: WSConnection, sock: socket.socket, kind: type[Event]) -> list[E
 
 
 def run(url: str, message: str) -> int:
+    """Talk to the server at ``url``; return the exit status (0 when all went well)."""
     parts = urlsplit(url)
     if parts.scheme != "ws" or parts.hostname is None:
         print(f"client: expected a ws:// URL, got {url!r}", file=sys.stderr)
@@ -129,6 +130,7 @@ def run(url: str, message: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Run the client with the command line's arguments."""
     if len(argv) not in (2, 3):
         print(f"usage: {argv[0]} ws://HOST:PORT/PATH [MESSAGE]", file=sys.stderr)
         return 2

@@ -95,6 +95,7 @@ def serve(host: str, port: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Run the server with the command line's arguments until interrupted."""
     if len(argv) != 3:
         print(f"usage: {argv[0]} HOST PORT", file=sys.stderr)
         return 2
