@@ -36,9 +36,6 @@ nitpick_ignore_regex = [
     (r"py:(class|obj|data)", r"(Iterator|Iterable|Sequence|Generator|Callable|Any|NamedTuple)"),
     # Type variables of generic events.
     (r"py:(class|obj)", r"(wsproto\.events\.)?T"),
-    # H11Handshake.state's docstring names ConnectionState without its module;
-    # drop this entry once it reads ~wsproto.connection.ConnectionState.
-    (r"py:class", r"ConnectionState"),
 ]
 
 autodoc_member_order = "bysource"

@@ -1146,3 +1146,18 @@ def test_any_messages_survive_any_chunking(
         received = pair.send(side, events, chunk)
         assert messages_of(received) == expected
         assert not any(isinstance(e, CloseConnection) for e in received)
+
+
+def test_unaccepted_extension_is_inert() -> None:
+    """An offer negotiation declined is left out of the connection entirely."""
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import BytesMessage, CloseConnection
+
+    from .frames import client_frame
+
+    conn = Connection(ConnectionType.SERVER, [PerMessageDeflate()])
+    conn.receive_data(client_frame(0x2, b"plain") + client_frame(0x2, b"x", rsv=4))
+    events = list(conn.events())
+    assert events[0] == BytesMessage(b"plain")
+    assert isinstance(events[1], CloseConnection)
+    assert events[1].code == 1002

@@ -82,7 +82,14 @@ class Connection:
         max_message_size: int | None = None,
     ) -> None:
         self.client = connection_type is ConnectionType.CLIENT
-        self._extensions = list(extensions or ())
+        # An extension that reports itself disabled (an offer negotiation did
+        # not accept) is left out, so it costs nothing per frame; extensions
+        # that keep the base class's enabled() are trusted to be in use.
+        self._extensions = [
+            ext
+            for ext in extensions or ()
+            if ext.enabled() or type(ext).enabled is Extension.enabled
+        ]
         self._proto = FrameProtocol(self.client, list(self._extensions))
         self._state = ConnectionState.OPEN
         self._receiver = Receiver(

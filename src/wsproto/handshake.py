@@ -99,7 +99,10 @@ class H11Handshake:
 
     @property
     def state(self) -> ConnectionState:
-        """The :class:`ConnectionState`: CONNECTING, then OPEN, or REJECTING and CLOSED."""
+        """The state: CONNECTING, then OPEN, or REJECTING and CLOSED.
+
+        A :class:`~wsproto.connection.ConnectionState`.
+        """
         return self._state
 
     @property
@@ -400,9 +403,8 @@ class H11Handshake:
         ]
         if event.subprotocol is not None:
             headers.append((b"Sec-WebSocket-Protocol", event.subprotocol.encode()))
-        extensions = list(event.extensions)
         offered = [offer for offer in request.event.extensions if isinstance(offer, str)]
-        accepted = server_extensions_handshake(offered, extensions)
+        accepted, extensions = negotiate_extensions(offered, event.extensions)
         if accepted is not None:
             headers.append((b"Sec-WebSocket-Extensions", accepted))
         headers.extend(event.extra_headers)
@@ -509,24 +511,34 @@ def _elements(values: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 
 def server_extensions_handshake(
-    requested: Iterable[str], supported: list[Extension]
+    requested: Iterable[str], supported: Sequence[Extension]
 ) -> bytes | None:
     """Negotiate extensions on the server: answer the client's offers.
 
     Each supported extension accepts at most one offer: the first of its name
     whose :meth:`~wsproto.extensions.Extension.accept` (given the whole offer
-    element, name included) returns ``True`` or parameters.
+    element, name included) returns ``True`` or parameters. Pass the same
+    extension objects to :class:`~wsproto.connection.Connection`; those that
+    accepted nothing stay disabled and cost nothing.
 
     Args:
         requested: The client's ``Sec-WebSocket-Extensions`` values (whole
             header values or single offers).
-        supported: The extensions this server supports, one object each. On
-            return it holds only the accepted ones, in the client's order: pass
-            it to :class:`~wsproto.connection.Connection`.
+        supported: The extensions this server supports, one object each.
 
     Returns:
         The ``Sec-WebSocket-Extensions`` response value to send, or ``None``
         if no extension was accepted (send no such header).
+    """
+    return negotiate_extensions(requested, supported)[0]
+
+
+def negotiate_extensions(
+    requested: Iterable[str], supported: Sequence[Extension]
+) -> tuple[bytes | None, list[Extension]]:
+    """Like :func:`server_extensions_handshake`; also return the accepted extensions.
+
+    The accepted extensions come in the client's order.
     """
     accepted: list[Extension] = []
     answers: list[str] = []
@@ -541,8 +553,8 @@ def server_extensions_handshake(
                 accepted.append(extension)
                 answers.append(_element(name, answer))
                 break
-    supported[:] = accepted
-    return ", ".join(answers).encode("ascii") if answers else None
+    header = ", ".join(answers).encode("ascii") if answers else None
+    return header, accepted
 
 
 def client_extensions_handshake(
