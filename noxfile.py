@@ -55,7 +55,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """Type-check the package, the tests, the examples and this file with mypy --strict."""
     session.install("-e", ".[typecheck]", "nox")
-    session.run("mypy", "--strict", "src", "tests", "examples", "noxfile.py")
+    session.run("mypy", "--strict", "src", "tests", "examples", "compliance", "noxfile.py")
 
 
 @nox.session
