@@ -1,0 +1,779 @@
+"""WebSocketConnection: one WebSocket over any anyio byte stream.
+
+One reader task per connection reads the transport, feeds the core, writes
+what the core answers (pongs, the close reply) and puts received messages on
+a bounded memory-object stream. When that stream is full the reader waits
+before reading again, so a slow consumer slows the peer down through TCP
+instead of growing memory.
+
+Messages that arrive whole in one read go on the stream as ``str``/``bytes``;
+a message spread over several reads goes as fragments (the pieces of each
+read joined), which :meth:`WebSocketConnection.get_message` reassembles and
+:meth:`WebSocketConnection.message_chunks` hands over one by one. The core
+enforces ``max_message_size`` as data arrives, so a too-big message fails with
+1009 before it is buffered.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, TypeAlias
+
+import anyio
+from anyio.abc import ByteStream
+
+from wsproto import WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Message,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.extensions import Extension
+from wsproto.typing import Headers
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
+from ._sync import Mutex
+
+__all__ = ["WebSocketConnection"]
+
+_OPEN = ConnectionState.OPEN
+_REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
+
+#: Bytes asked of the transport per read when the caller does not choose.
+DEFAULT_RECEIVE_SIZE = 65536
+#: A rejection body kept for ConnectionRejected is cut at this size.
+MAX_REJECT_BODY = 65536
+
+
+#: Where a connection's tasks run: an anyio ``TaskGroup`` or a trio ``Nursery``
+#: (anything with their ``start_soon``). Typed loosely because the two
+#: ``start_soon`` signatures cannot be unified for a type checker.
+TaskSpawner: TypeAlias = Any
+
+
+class _Fragment:
+    """A piece of a message that did not arrive in one read."""
+
+    __slots__ = ("data", "last")
+
+    def __init__(self, data: str | bytes, last: bool) -> None:
+        self.data = data
+        self.last = last
+
+
+_Item = str | bytes | _Fragment
+_Aborted = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
+
+
+class WebSocketConnection:
+    """A WebSocket connection, client or server side.
+
+    Get one from :func:`~wsproto.anyio.open_websocket` (client) or from
+    :meth:`WebSocketRequest.accept <wsproto.anyio.WebSocketRequest.accept>`
+    (server). Receive with :meth:`get_message` or ``async for message in ws``;
+    send with :meth:`send_message`; close with :meth:`aclose`. Every operation
+    raises :class:`~wsproto.anyio.ConnectionClosed` once the connection is
+    closed.
+    """
+
+    def __init__(
+        self,
+        stream: ByteStream,
+        ws: WSConnection,
+        *,
+        host: str | None = None,
+        path: str | None = None,
+        client_subprotocols: Iterable[str] | None = None,
+        client_extra_headers: Headers | None = None,
+        client_extensions: Iterable[Extension] | None = None,
+        message_queue_size: int = 1,
+        max_fragments: int | None = None,
+        receive_buffer_size: int | None = None,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+        disconnect_timeout: float = 60,
+        local: Endpoint | str | None = None,
+        remote: Endpoint | str | None = None,
+    ) -> None:
+        self._stream = stream
+        self._ws = ws
+        self._host = host
+        self._path = path
+        self._client_subprotocols = list(client_subprotocols or ())
+        self._client_extra_headers = list(client_extra_headers or ())
+        self._client_extensions = list(client_extensions or ())
+        self._send_items, self._items = anyio.create_memory_object_stream[_Item](message_queue_size)
+        self._max_fragments = max_fragments
+        self._receive_size = receive_buffer_size or DEFAULT_RECEIVE_SIZE
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._disconnect_timeout = disconnect_timeout
+        self._local = local
+        self._remote = remote
+        # Writers take _send_lock per write; a message being sent holds
+        # _message_lock throughout, so pings can still go out between fragments.
+        self._send_lock = Mutex()
+        self._message_lock = Mutex()
+        self._receive_lock = Mutex()
+        self._close_reason: CloseReason | None = None
+        self._reader_done = anyio.Event()
+        self._handshake_done = anyio.Event()
+        self._handshake_error: BaseException | None = None
+        self._decided = anyio.Event()  # server: the handler accepted or rejected
+        self._request: Request | None = None
+        self._subprotocol: str | None = None
+        self._handshake_headers: tuple[tuple[bytes, bytes], ...] = ()
+        self._pings: dict[bytes, tuple[anyio.Event, float]] = {}
+        self._latency: float | None = None
+        self._keepalive_scope: anyio.CancelScope | None = None
+        # Reader side of the message in progress, and reassembly on the consumer side.
+        self._parts: list[str | bytes] = []
+        self._frames = 0
+        self._streaming = False
+        self._discarding = False  # a local limit failed the connection: drop data
+        self._partial: list[str | bytes] = []
+        self._reject_status: int | None = None
+        self._reject_headers: Headers = []
+        self._reject_body = bytearray()
+
+    # Properties
+
+    @property
+    def closed(self) -> CloseReason | None:
+        """Why the connection closed, or ``None`` while it is open."""
+        return self._close_reason
+
+    @property
+    def is_client(self) -> bool:
+        """Whether this is the client side."""
+        return self._ws.client
+
+    @property
+    def is_server(self) -> bool:
+        """Whether this is the server side."""
+        return not self._ws.client
+
+    @property
+    def local(self) -> Endpoint | str | None:
+        """The local end: an :class:`~wsproto.anyio.Endpoint`, or a Unix socket path."""
+        return self._local
+
+    @property
+    def remote(self) -> Endpoint | str | None:
+        """The remote end: an :class:`~wsproto.anyio.Endpoint`, or a Unix socket path."""
+        return self._remote
+
+    @property
+    def path(self) -> str | None:
+        """The request target (path and query) of the opening handshake."""
+        return self._path
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The negotiated subprotocol, or ``None``."""
+        return self._subprotocol
+
+    @property
+    def handshake_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The other side's handshake headers, in wire order.
+
+        On a client, the extra headers of the server's response; on a server,
+        the client's request headers.
+        """
+        return self._handshake_headers
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds between the last answered ping and its pong, or ``None``."""
+        return self._latency
+
+    def __repr__(self) -> str:
+        role = "client" if self._ws.client else "server"
+        state = "open" if self._close_reason is None else f"closed {self._close_reason.code}"
+        return f"<WebSocketConnection {role} {self._path!r} {state}>"
+
+    # Receiving
+
+    async def get_message(self) -> str | bytes:
+        """Receive the next message: ``str`` for text, ``bytes`` for binary.
+
+        Messages the peer sent before closing can still be received; after
+        them, and at once after a local :meth:`aclose`, this raises
+        :class:`~wsproto.anyio.ConnectionClosed`. Cancelling it loses nothing:
+        a message partly received is completed by the next call.
+        """
+        lock = self._receive_lock
+        await lock.acquire()
+        try:
+            item = await self._next_item()
+            if not isinstance(item, _Fragment):
+                return item
+            partial = self._partial
+            partial.append(item.data)
+            while not item.last:
+                item = await self._next_item()
+                assert isinstance(item, _Fragment)
+                partial.append(item.data)
+            message = "".join(partial) if isinstance(partial[0], str) else b"".join(partial)  # type: ignore[arg-type]
+            partial.clear()
+            return message
+        finally:
+            lock.release()
+
+    async def message_chunks(self) -> AsyncIterator[str | bytes]:
+        """Receive the next message as it arrives, piece by piece.
+
+        ``async for chunk in ws.message_chunks(): ...`` yields ``str`` (text)
+        or ``bytes`` (binary) pieces of one message, so a large message need
+        not be held whole. Stop early and the rest of the message is dropped.
+        """
+        lock = self._receive_lock
+        await lock.acquire()
+        try:
+            if self._partial:
+                pending, self._partial = self._partial, []
+                for piece in pending:
+                    yield piece
+                item = await self._next_item()
+            else:
+                item = await self._next_item()
+                if not isinstance(item, _Fragment):
+                    yield item
+                    return
+            while True:
+                assert isinstance(item, _Fragment)
+                yield item.data
+                if item.last:
+                    return
+                item = await self._next_item()
+        finally:
+            lock.release()
+
+    async def _next_item(self) -> _Item:
+        try:
+            return self._items.receive_nowait()
+        except anyio.WouldBlock:
+            try:
+                return await self._items.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                raise ConnectionClosed(self._close_reason) from None
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise ConnectionClosed(self._close_reason) from None
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | bytes]:
+        """Messages until a normal close (1000/1001); other closes raise."""
+        while True:
+            try:
+                message = await self.get_message()
+            except ConnectionClosed as exc:
+                if exc.reason is not None and exc.reason.code in (1000, 1001):
+                    return
+                raise
+            yield message
+
+    # Sending
+
+    async def send_message(
+        self, message: str | bytes | Iterable[str | bytes] | AsyncIterable[str | bytes]
+    ) -> None:
+        """Send a message: ``str`` as text, ``bytes`` as binary.
+
+        An iterable or async iterable of ``str`` (or of ``bytes``) pieces is
+        sent as one fragmented message, a frame per piece, so a large message
+        need not be held whole.
+
+        Raises:
+            ConnectionClosed: if the connection is closed or closing.
+            TypeError: if a message mixes text and binary pieces.
+        """
+        if self._close_reason is not None:
+            raise ConnectionClosed(self._close_reason)
+        if isinstance(message, str):
+            event: Event = TextMessage(message)
+        elif isinstance(message, bytes | bytearray | memoryview):
+            event = BytesMessage(bytes(message))
+        else:
+            await self._send_fragments(message)
+            return
+        lock = self._message_lock
+        await lock.acquire()
+        try:
+            await self._send(event)
+        finally:
+            lock.release()
+
+    async def _send_fragments(
+        self, pieces: Iterable[str | bytes] | AsyncIterable[str | bytes]
+    ) -> None:
+        lock = self._message_lock
+        await lock.acquire()
+        try:
+            kind: type | None = None
+            pending: str | bytes | None = None
+            async for piece in _aiter(pieces):
+                if not isinstance(piece, str | bytes | bytearray | memoryview):
+                    raise TypeError(
+                        f"message pieces must be str or bytes, not {type(piece).__name__}"
+                    )
+                piece = piece if isinstance(piece, str) else bytes(piece)
+                if kind is None:
+                    kind = type(piece)
+                elif type(piece) is not kind:
+                    raise TypeError("a message's pieces must be all str or all bytes")
+                if pending is not None:
+                    await self._send(_message_event(pending, False))
+                pending = piece
+            if pending is None:
+                return  # nothing to send: no message
+            await self._send(_message_event(pending, True))
+        finally:
+            lock.release()
+
+    async def ping(self, payload: bytes | None = None) -> None:
+        """Send a ping and wait for the matching pong.
+
+        Each ping in flight needs a unique payload; ``None`` picks a random
+        one. A pong also answers every ping sent before its own (RFC 6455
+        §5.5.3 lets a peer answer only the latest).
+
+        Raises:
+            ConnectionClosed: if the connection closes first.
+            ValueError: if a ping with this payload is already in flight.
+        """
+        if self._close_reason is not None:
+            raise ConnectionClosed(self._close_reason)
+        if payload is None:
+            payload = os.urandom(4)
+            while payload in self._pings:
+                payload = os.urandom(4)
+        elif payload in self._pings:
+            raise ValueError(f"a ping with payload {payload!r} is already in flight")
+        answered = anyio.Event()
+        self._pings[payload] = (answered, time.monotonic())
+        try:
+            await self._send(Ping(payload))
+            await answered.wait()
+        finally:
+            self._pings.pop(payload, None)
+        if self.closed is not None and not answered.is_set():
+            raise ConnectionClosed(self.closed)
+
+    async def pong(self, payload: bytes | None = None) -> None:
+        """Send an unsolicited pong (a one-way heartbeat).
+
+        Raises:
+            ConnectionClosed: if the connection is closed.
+        """
+        if self._close_reason is not None:
+            raise ConnectionClosed(self._close_reason)
+        await self._send(Pong(payload or b""))
+
+    async def _send(self, event: Event) -> None:
+        """Serialize ``event`` and write it; the order of writes is the order of send()."""
+        lock = self._send_lock
+        await lock.acquire()
+        try:
+            try:
+                data = self._ws.send(event)
+            except LocalProtocolError:
+                raise ConnectionClosed(self._close_reason or CloseReason(1006, None)) from None
+            await self._write_locked(data)
+        finally:
+            lock.release()
+
+    async def _write_locked(self, data: bytes) -> None:
+        try:
+            await self._stream.send(data)
+        except _Aborted:
+            await self._abort()
+            raise ConnectionClosed(self._close_reason) from None
+        except BaseException:
+            # Cancelled mid-write: part of a frame may be on the wire, and
+            # nothing may follow it. The connection cannot be trusted any more.
+            with anyio.CancelScope(shield=True):
+                await self._abort()
+            raise
+
+    async def _write(self, data: bytes) -> None:
+        lock = self._send_lock
+        await lock.acquire()
+        try:
+            await self._write_locked(data)
+        finally:
+            lock.release()
+
+    # Closing
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the connection: send a close frame and wait for the peer's.
+
+        Waits at most ``disconnect_timeout``, shielded from cancellation, so
+        leaving a cancelled task group never hangs. Idempotent: closing a
+        closed connection does nothing. Messages not yet received are
+        discarded.
+        """
+        await self._close(code, reason)
+
+    async def _close(self, code: int, reason: str | None) -> bool:
+        """Close; return whether the closing handshake finished within the timeout."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(self._disconnect_timeout) as scope:
+                if self._close_reason is None:
+                    self._close_reason = CloseReason(code, reason)
+                    self._items.close()
+                    if self._ws.state is _OPEN:
+                        try:
+                            await self._write_close(CloseConnection(code, reason))
+                        except ConnectionClosed:
+                            pass
+                # Wait for the reader to see the peer's close (or the end of
+                # the transport), whoever started closing. During the opening
+                # handshake there is nothing to wait for.
+                if self._ws.state is not ConnectionState.CONNECTING:
+                    await self._reader_done.wait()
+            await self._abort()
+        return not scope.cancelled_caught
+
+    async def _write_close(self, event: CloseConnection) -> None:
+        lock = self._send_lock
+        await lock.acquire()
+        try:
+            try:
+                data = self._ws.send(event)
+            except LocalProtocolError:
+                return  # a close already went out (state changed under us)
+            await self._write_locked(data)
+        finally:
+            lock.release()
+
+    async def _abort(self) -> None:
+        """Close the transport now; the connection is over (1006 unless known)."""
+        if self._close_reason is None:
+            self._close_reason = CloseReason(1006, None)
+        self._send_items.close()
+        self._wake_pings()
+        if self._keepalive_scope is not None:
+            self._keepalive_scope.cancel()
+        await self._stream.aclose()
+
+    def _wake_pings(self) -> None:
+        for answered, _ in self._pings.values():
+            answered.set()
+
+    async def __aenter__(self) -> WebSocketConnection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # Starting
+
+    def _start(self, task_group: TaskSpawner) -> None:
+        task_group.start_soon(self._reader, name=f"wsproto reader {self._path}")
+        if self._ping_interval is not None:
+            task_group.start_soon(self._keepalive, name=f"wsproto keepalive {self._path}")
+
+    async def _open_client(self) -> None:
+        """Send the upgrade request and wait for the answer (client side)."""
+        assert self._host is not None
+        assert self._path is not None
+        request = Request(
+            host=self._host,
+            target=self._path,
+            subprotocols=self._client_subprotocols,
+            extensions=self._client_extensions,
+            extra_headers=self._client_extra_headers,
+        )
+        await self._write(self._ws.send(request))
+        await self._handshake_done.wait()
+        if self._handshake_error is not None:
+            raise self._handshake_error
+
+    async def _wait_request(self) -> Request | None:
+        """Wait for the client's upgrade request (server side); ``None`` if it never came."""
+        await self._handshake_done.wait()
+        return self._request
+
+    async def _accept(
+        self, subprotocol: str | None, extra_headers: Headers | None, extensions: list[Extension]
+    ) -> None:
+        event = AcceptConnection(
+            subprotocol=subprotocol, extensions=extensions, extra_headers=extra_headers or []
+        )
+        data = self._ws.send(event)  # raises LocalProtocolError for a bad subprotocol
+        self._subprotocol = subprotocol
+        self._decided.set()
+        await self._write(data)
+
+    async def _reject(
+        self, status_code: int, extra_headers: Headers | None, body: bytes | None
+    ) -> None:
+        headers = list(extra_headers or [])
+        if body:
+            headers.append((b"Content-Length", str(len(body)).encode()))
+        try:
+            data = self._ws.send(RejectConnection(status_code, headers, has_body=bool(body)))
+            if body:
+                data += self._ws.send(RejectData(body))
+        finally:
+            self._close_reason = CloseReason(1006, "rejected")
+            self._decided.set()
+        try:
+            await self._write(data)
+        finally:
+            await self._abort()
+
+    # The reader task
+
+    async def _reader(self) -> None:
+        ws = self._ws
+        receive = self._stream.receive
+        size = self._receive_size
+        try:
+            while True:
+                try:
+                    data: bytes | None = await receive(size)
+                except _Aborted:
+                    data = None
+                try:
+                    ws.receive_data(data)
+                except RemoteProtocolError as exc:
+                    await self._handshake_failed(exc)
+                    return
+                if not await self._dispatch(ws.events()):
+                    return
+                if data is None:
+                    return
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._reader_finished()
+
+    async def _reader_finished(self) -> None:
+        if self._handshake_error is None and not self._handshake_done.is_set():
+            self._handshake_error = ConnectionClosed(self._close_reason or CloseReason(1006, None))
+        self._handshake_done.set()
+        self._decided.set()
+        if self._close_reason is None:
+            self._close_reason = CloseReason(1006, None)
+        self._send_items.close()
+        self._wake_pings()
+        if self._keepalive_scope is not None:
+            self._keepalive_scope.cancel()
+        await self._stream.aclose()
+        self._reader_done.set()
+
+    async def _dispatch(self, events: Iterable[Event]) -> bool:
+        """Handle events; False once the reader should stop."""
+        out: list[bytes] = []
+        parts = self._parts
+        ws = self._ws
+        for event in events:
+            cls = type(event)
+            if cls is BytesMessage or cls is TextMessage:
+                assert isinstance(event, Message)
+                if self._discarding:
+                    continue
+                if event.message_finished and not parts and not self._streaming:
+                    item: _Item = event.data
+                else:
+                    parts.append(event.data)
+                    if event.frame_finished and self._max_fragments is not None:
+                        self._frames += 1
+                        if self._frames > self._max_fragments:
+                            out.append(self._fail(1009, "too many fragments in one message"))
+                            parts.clear()
+                            continue
+                    if not event.message_finished:
+                        continue
+                    data = "".join(parts) if cls is TextMessage else b"".join(parts)  # type: ignore[arg-type]
+                    item = _Fragment(data, True) if self._streaming else data
+                    parts.clear()
+                    self._streaming = False
+                    self._frames = 0
+                await self._deliver(item)
+            elif cls is Ping:
+                assert isinstance(event, Ping)
+                if ws.state is _OPEN:
+                    out.append(ws.send(event.response()))
+            elif cls is Pong:
+                assert isinstance(event, Pong)
+                self._pong(event.payload)
+            elif cls is CloseConnection:
+                assert isinstance(event, CloseConnection)
+                if out:
+                    await self._write(b"".join(out))
+                    out.clear()
+                await self._remote_close(event)
+                return False
+            elif cls is Request:
+                assert isinstance(event, Request)
+                self._request = event
+                self._path = event.target
+                self._handshake_headers = tuple(event.extra_headers)
+                self._handshake_done.set()
+                await self._decided.wait()
+                if ws.state is not _OPEN:
+                    return False
+            elif cls is AcceptConnection:
+                assert isinstance(event, AcceptConnection)
+                self._subprotocol = event.subprotocol
+                self._handshake_headers = tuple(event.extra_headers)
+                self._handshake_done.set()
+            elif cls is RejectConnection:
+                assert isinstance(event, RejectConnection)
+                self._reject_status = event.status_code
+                self._reject_headers = list(event.headers)
+                if not event.has_body:
+                    return self._rejected()
+            elif cls is RejectData:
+                assert isinstance(event, RejectData)
+                if len(self._reject_body) < MAX_REJECT_BODY:
+                    self._reject_body += event.data[: MAX_REJECT_BODY - len(self._reject_body)]
+                if event.body_finished:
+                    return self._rejected()
+        if parts:
+            # The rest of this message comes in a later read: hand over what we have.
+            data = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
+            parts.clear()
+            self._streaming = True
+            await self._deliver(_Fragment(data, False))
+        if out:
+            await self._write(b"".join(out))
+        return True
+
+    async def _deliver(self, item: _Item) -> None:
+        try:
+            self._send_items.send_nowait(item)
+        except anyio.WouldBlock:
+            # Back-pressure: the consumer is behind, so stop reading until it catches up.
+            try:
+                await self._send_items.send(item)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # closed locally: nobody will read it
+
+    def _fail(self, code: int, reason: str) -> bytes:
+        """Start closing because of a local limit; return the close frame."""
+        self._discarding = True
+        if self._close_reason is None:
+            self._close_reason = CloseReason(code, reason)
+        self._send_items.close()
+        try:
+            return self._ws.send(CloseConnection(code, reason))
+        except LocalProtocolError:
+            return b""
+
+    def _pong(self, payload: bytes) -> None:
+        if payload not in self._pings:
+            return  # unsolicited, or for a ping nobody waits for any more
+        now = time.monotonic()
+        for key in list(self._pings):
+            answered, sent = self._pings.pop(key)
+            answered.set()
+            if key == payload:
+                self._latency = now - sent
+                break
+
+    async def _remote_close(self, event: CloseConnection) -> None:
+        ws = self._ws
+        if ws.state is _REMOTE_CLOSING:
+            try:
+                await self._write_close(event.response())
+            except ConnectionClosed:
+                pass
+        if self._close_reason is None or self._close_reason.code != event.code:
+            # The peer's word is final, whoever started the close.
+            self._close_reason = CloseReason(event.code, event.reason or None)
+        self._send_items.close()
+        if self.is_client:
+            # RFC 6455 §7.1.1: the server closes TCP first; give it a moment.
+            with anyio.move_on_after(self._disconnect_timeout):
+                try:
+                    while await self._stream.receive(self._receive_size):
+                        pass
+                except _Aborted:
+                    pass
+
+    async def _handshake_failed(self, exc: RemoteProtocolError) -> None:
+        error = HandshakeError(f"the opening handshake failed: {exc}")
+        error.__cause__ = exc
+        self._handshake_error = error
+        if exc.event_hint is not None and not self._ws.client:
+            try:
+                await self._write(self._ws.send(exc.event_hint))
+            except (ConnectionClosed, LocalProtocolError):
+                pass
+
+    def _rejected(self) -> bool:
+        self._handshake_error = ConnectionRejected(
+            self._reject_status or 0, self._reject_headers, bytes(self._reject_body) or None
+        )
+        self._handshake_done.set()
+        return False
+
+    async def _keepalive(self) -> None:
+        assert self._ping_interval is not None
+        with anyio.CancelScope() as scope:
+            self._keepalive_scope = scope
+            await self._handshake_done.wait()
+            while self._close_reason is None:
+                await anyio.sleep(self._ping_interval)
+                try:
+                    with anyio.fail_after(self._ping_timeout):
+                        await self.ping()
+                except ConnectionClosed:
+                    return
+                except TimeoutError:
+                    # A peer that stops answering is gone (RFC 6455 §5.5.2 asks it to answer).
+                    await self._keepalive_timed_out()
+                    return
+
+    async def _keepalive_timed_out(self) -> None:
+        if self._close_reason is None:
+            self._close_reason = CloseReason(1011, "keepalive ping timeout")
+            self._send_items.close()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                try:
+                    await self._write_close(CloseConnection(1011, "keepalive ping timeout"))
+                except ConnectionClosed:
+                    pass
+        await self._abort()
+
+
+def _message_event(data: str | bytes, last: bool) -> Event:
+    if isinstance(data, str):
+        return TextMessage(data, message_finished=last)
+    return BytesMessage(data, message_finished=last)
+
+
+async def _aiter(
+    pieces: Iterable[str | bytes] | AsyncIterable[str | bytes],
+) -> AsyncIterator[str | bytes]:
+    if isinstance(pieces, AsyncIterable):
+        async for piece in pieces:
+            yield piece
+    else:
+        for piece in pieces:
+            yield piece

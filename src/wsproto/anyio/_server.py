@@ -1,0 +1,399 @@
+"""The server: serve_websocket, WebSocketServer, WebSocketRequest, wrap_server_stream."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
+
+import anyio
+from anyio.abc import ByteStream, Listener, SocketAttribute, TaskStatus
+from anyio.streams.tls import TLSListener
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import Request
+from wsproto.typing import Headers
+from wsproto.utilities import LocalProtocolError
+
+from ._client import Compression, DeflateOptions, endpoints, make_extensions
+from ._compat import (
+    TrioListenerLike,
+    TrioStreamLike,
+    as_byte_stream,
+    as_listener,
+    single_exception,
+)
+from ._connection import TaskSpawner, WebSocketConnection
+from ._errors import ConnectionClosed, Endpoint
+from ._limits import (
+    CONN_TIMEOUT,
+    HANDSHAKE_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_FRAGMENTS,
+    MAX_MESSAGE_SIZE,
+    MESSAGE_QUEUE_SIZE,
+    PING_INTERVAL,
+    PING_TIMEOUT,
+)
+
+__all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
+
+logger = logging.getLogger("wsproto.anyio")
+
+Handler = Callable[["WebSocketRequest"], Awaitable[None]]
+
+
+class WebSocketRequest:
+    """A client's upgrade request, for the handler to accept or reject."""
+
+    def __init__(
+        self,
+        connection: WebSocketConnection,
+        event: Request,
+        extensions_factory: Callable[[], list[Any]],
+    ) -> None:
+        self._connection = connection
+        self._event = event
+        self._extensions_factory = extensions_factory
+
+    @property
+    def path(self) -> str:
+        """The requested target (path and query string)."""
+        return self._event.target
+
+    @property
+    def headers(self) -> Headers:
+        """The request's headers, in wire order (less Host and the WebSocket negotiation ones)."""
+        return self._event.extra_headers
+
+    @property
+    def proposed_subprotocols(self) -> tuple[str, ...]:
+        """The subprotocols the client proposed, in its order of preference."""
+        return tuple(self._event.subprotocols)
+
+    @property
+    def local(self) -> Endpoint | str | None:
+        """The server's end of the connection."""
+        return self._connection.local
+
+    @property
+    def remote(self) -> Endpoint | str | None:
+        """The client's end of the connection."""
+        return self._connection.remote
+
+    async def accept(
+        self, *, subprotocol: str | None = None, extra_headers: Headers | None = None
+    ) -> WebSocketConnection:
+        """Accept the upgrade and return the open connection.
+
+        Args:
+            subprotocol: One of :attr:`proposed_subprotocols`, or ``None``.
+            extra_headers: Additional response headers.
+
+        Raises:
+            ValueError: if ``subprotocol`` was not proposed by the client.
+            ConnectionClosed: if the client went away meanwhile.
+        """
+        try:
+            await self._connection._accept(subprotocol, extra_headers, self._extensions_factory())
+        except LocalProtocolError as exc:
+            raise ValueError(str(exc)) from None
+        return self._connection
+
+    async def reject(
+        self, status_code: int, *, extra_headers: Headers | None = None, body: bytes | None = None
+    ) -> None:
+        """Refuse the upgrade with an HTTP response, then close the connection."""
+        await self._connection._reject(status_code, extra_headers, body)
+
+
+class WebSocketServer:
+    """Serves WebSocket connections on one or more listeners.
+
+    Usually made by :func:`serve_websocket`; build one directly to serve on
+    listeners of your own (a Unix socket, several addresses, an existing anyio
+    or trio listener). Each connection runs ``handler`` in a task of its own; a
+    handler that raises closes its connection with 1011 and the server goes
+    on. Cancelling :meth:`run` closes every open connection with 1001 (going
+    away), waiting at most ``disconnect_timeout``.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        listeners: Sequence[Listener[Any] | TrioListenerLike],
+        *,
+        handler_nursery: TaskSpawner | None = None,
+        message_queue_size: int = MESSAGE_QUEUE_SIZE,
+        max_message_size: int | None = MAX_MESSAGE_SIZE,
+        receive_buffer_size: int | None = None,
+        max_fragments: int | None = MAX_FRAGMENTS,
+        compression: Compression = "deflate",
+        deflate_options: DeflateOptions | None = None,
+        ping_interval: float | None = PING_INTERVAL,
+        ping_timeout: float | None = PING_TIMEOUT,
+        connect_timeout: float | None = None,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        disconnect_timeout: float = CONN_TIMEOUT,
+        max_connections: int | None = MAX_CONNECTIONS,
+    ) -> None:
+        if not listeners:
+            raise ValueError("a WebSocketServer needs at least one listener")
+        make_extensions(compression, deflate_options)  # fail early on bad options
+        self._handler = handler
+        self._listeners = [as_listener(listener) for listener in listeners]
+        self._handler_nursery = handler_nursery
+        self._message_queue_size = message_queue_size
+        self._max_message_size = max_message_size
+        self._receive_buffer_size = receive_buffer_size
+        self._max_fragments = max_fragments
+        self._compression = compression
+        self._deflate_options = deflate_options
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        # trio-websocket's connect_timeout bounds the server's handshake too.
+        self._handshake_timeout = (
+            connect_timeout if connect_timeout is not None else handshake_timeout
+        )
+        self._disconnect_timeout = disconnect_timeout
+        self._max_connections = max_connections
+        self._connections: set[WebSocketConnection] = set()
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (the same for every listener).
+
+        Raises:
+            RuntimeError: if the listeners are on different ports, or none is TCP.
+        """
+        ports = {endpoint.port for endpoint in self.listeners if isinstance(endpoint, Endpoint)}
+        if len(ports) != 1:
+            raise RuntimeError(f"the listeners are not on one TCP port: {self.listeners}")
+        return ports.pop()
+
+    @property
+    def listeners(self) -> list[Endpoint | str]:
+        """Where the server listens: an :class:`Endpoint` per TCP listener, a path per Unix one."""
+        found: list[Endpoint | str] = []
+        for listener in self._listeners:
+            is_ssl = isinstance(listener, TLSListener)
+            inner = listener.listener if isinstance(listener, TLSListener) else listener
+            address = inner.extra(SocketAttribute.local_address, None)
+            if isinstance(address, tuple):
+                found.append(Endpoint(str(address[0]), int(address[1]), is_ssl))
+            elif isinstance(address, str):
+                found.append(address)
+            else:
+                found.append(repr(listener))
+        return found
+
+    @property
+    def connections(self) -> frozenset[WebSocketConnection]:
+        """The connections whose handlers are running."""
+        return frozenset(self._connections)
+
+    async def run(
+        self, *, task_status: TaskStatus[WebSocketServer] = anyio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        """Serve until cancelled.
+
+        With ``await task_group.start(server.run)`` it returns once listening.
+        """
+        try:
+            async with anyio.create_task_group() as group:
+                spawner: Any = self._handler_nursery or group
+                for listener in self._listeners:
+                    group.start_soon(listener.serve, self._handle_stream, spawner)
+                task_status.started(self)
+                await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for listener in self._listeners:
+                    await listener.aclose()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _handle_stream(self, stream: ByteStream) -> None:
+        try:
+            await self._serve_connection(stream)
+        except BaseExceptionGroup as group:
+            # Handler errors are dealt with inside; what is left is a
+            # cancellation (re-raised as itself) or a bug (logged: one broken
+            # connection must not take the server down).
+            exc = single_exception(group)
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                raise exc from None
+            logger.error("WebSocket connection failed", exc_info=group)
+
+    async def _serve_connection(self, stream: ByteStream) -> None:
+        local, remote = endpoints(stream)
+        async with anyio.create_task_group() as group:
+            connection = WebSocketConnection(
+                stream,
+                WSConnection(ConnectionType.SERVER, max_message_size=self._max_message_size),
+                message_queue_size=self._message_queue_size,
+                max_fragments=self._max_fragments,
+                receive_buffer_size=self._receive_buffer_size,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                disconnect_timeout=self._disconnect_timeout,
+                local=local,
+                remote=remote,
+            )
+            connection._start(group)
+            try:
+                await self._run_handler(connection)
+            finally:
+                group.cancel_scope.cancel()
+
+    async def _run_handler(self, connection: WebSocketConnection) -> None:
+        with anyio.move_on_after(self._handshake_timeout):
+            event = await connection._wait_request()
+        if event is None:
+            # Timed out, malformed, or gone: the reader answered what it could.
+            await connection._close(1000, None)
+            return
+        if self._max_connections is not None and len(self._connections) >= self._max_connections:
+            await connection._reject(503, [(b"Retry-After", b"1")], b"server at capacity\n")
+            return
+        request = WebSocketRequest(
+            connection, event, lambda: make_extensions(self._compression, self._deflate_options)
+        )
+        self._connections.add(connection)
+        try:
+            await self._handler(request)
+        except anyio.get_cancelled_exc_class():
+            await connection._close(1001, "server shutting down")
+            raise
+        except ConnectionClosed:
+            pass  # the peer went away: nothing to report
+        except Exception:
+            logger.exception("WebSocket handler for %s raised", event.target)
+            if connection._decided.is_set():
+                await connection._close(1011, "internal error")
+            else:
+                await connection._reject(500, None, b"internal server error\n")
+            return
+        finally:
+            self._connections.discard(connection)
+        await connection._close(1000, None)
+
+
+async def serve_websocket(
+    handler: Handler,
+    host: str | Sequence[str] | None,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    handler_nursery: TaskSpawner | None = None,
+    message_queue_size: int = MESSAGE_QUEUE_SIZE,
+    max_message_size: int | None = MAX_MESSAGE_SIZE,
+    receive_buffer_size: int | None = None,
+    max_fragments: int | None = MAX_FRAGMENTS,
+    compression: Compression = "deflate",
+    deflate_options: DeflateOptions | None = None,
+    ping_interval: float | None = PING_INTERVAL,
+    ping_timeout: float | None = PING_TIMEOUT,
+    connect_timeout: float | None = None,
+    handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    disconnect_timeout: float = CONN_TIMEOUT,
+    max_connections: int | None = MAX_CONNECTIONS,
+    task_status: TaskStatus[WebSocketServer] = anyio.TASK_STATUS_IGNORED,
+) -> NoReturn:
+    """Serve WebSockets over TCP (TLS with ``ssl_context``) until cancelled.
+
+    ``server = await task_group.start(serve_websocket, handler, "127.0.0.1", 0, None)``
+    returns the :class:`WebSocketServer` once it listens (``server.port`` is
+    the port it got). ``handler(request)`` runs for each upgrade request and
+    calls :meth:`WebSocketRequest.accept` or :meth:`WebSocketRequest.reject`.
+
+    Args:
+        host: An address, several, or ``None`` for every interface.
+        handshake_timeout: Seconds a client has to send its upgrade request.
+        connect_timeout: trio-websocket's name for ``handshake_timeout``;
+            overrides it when given.
+        max_connections: Open connections served at once; more get 503.
+    """
+    hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
+    listeners: list[Listener[Any]] = []
+    try:
+        for address in hosts:
+            multi = await anyio.create_tcp_listener(local_host=address, local_port=port)
+            for tcp in multi.listeners:
+                if ssl_context is not None:
+                    listeners.append(TLSListener(tcp, ssl_context, standard_compatible=False))
+                else:
+                    listeners.append(tcp)
+            if port == 0 and listeners:
+                # Several addresses on one free port: the first one picks it.
+                first = listeners[0]
+                inner = first.listener if isinstance(first, TLSListener) else first
+                port = inner.extra(SocketAttribute.local_port)
+    except BaseException:
+        for listener in listeners:
+            await listener.aclose()
+        raise
+    server = WebSocketServer(
+        handler,
+        listeners,
+        handler_nursery=handler_nursery,
+        message_queue_size=message_queue_size,
+        max_message_size=max_message_size,
+        receive_buffer_size=receive_buffer_size,
+        max_fragments=max_fragments,
+        compression=compression,
+        deflate_options=deflate_options,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        connect_timeout=connect_timeout,
+        handshake_timeout=handshake_timeout,
+        disconnect_timeout=disconnect_timeout,
+        max_connections=max_connections,
+    )
+    await server.run(task_status=task_status)
+
+
+async def wrap_server_stream(
+    nursery: TaskSpawner,
+    stream: ByteStream | TrioStreamLike,
+    message_queue_size: int = MESSAGE_QUEUE_SIZE,
+    max_message_size: int | None = MAX_MESSAGE_SIZE,
+    receive_buffer_size: int | None = None,
+    *,
+    max_fragments: int | None = MAX_FRAGMENTS,
+    compression: Compression = "deflate",
+    deflate_options: DeflateOptions | None = None,
+    ping_interval: float | None = PING_INTERVAL,
+    ping_timeout: float | None = PING_TIMEOUT,
+    disconnect_timeout: float = CONN_TIMEOUT,
+) -> WebSocketRequest:
+    """Read a client's upgrade request from an existing byte stream.
+
+    The connection's tasks run in ``nursery``; answer the returned request
+    with :meth:`WebSocketRequest.accept` or :meth:`WebSocketRequest.reject`.
+
+    Raises:
+        ConnectionClosed: if the stream ended before a valid request arrived.
+    """
+    byte_stream = as_byte_stream(stream)
+    local, remote = endpoints(byte_stream)
+    connection = WebSocketConnection(
+        byte_stream,
+        WSConnection(ConnectionType.SERVER, max_message_size=max_message_size),
+        message_queue_size=message_queue_size,
+        max_fragments=max_fragments,
+        receive_buffer_size=receive_buffer_size,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        disconnect_timeout=disconnect_timeout,
+        local=local,
+        remote=remote,
+    )
+    connection._start(nursery)
+    event = await connection._wait_request()
+    if event is None:
+        await connection._close(1000, None)
+        raise ConnectionClosed(connection.closed)
+    return WebSocketRequest(
+        connection, event, lambda: make_extensions(compression, deflate_options)
+    )
