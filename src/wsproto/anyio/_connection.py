@@ -269,9 +269,11 @@ class WebSocketConnection:
             try:
                 return await self._items.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise ConnectionClosed(self._close_reason) from None
+                pass
         except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise ConnectionClosed(self._close_reason) from None
+            pass
+        self._items.close()
+        raise ConnectionClosed(self._close_reason)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._iterate()
@@ -434,9 +436,9 @@ class WebSocketConnection:
         """Close; return whether the closing handshake finished within the timeout."""
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(self._disconnect_timeout) as scope:
+                self._items.close()  # a local close discards messages not yet received
                 if self._close_reason is None:
                     self._close_reason = CloseReason(code, reason)
-                    self._items.close()
                     if self._ws.state is _OPEN:
                         try:
                             await self._write_close(CloseConnection(code, reason))
