@@ -122,7 +122,12 @@ async def wrap_client_stream(
         remote=remote,
     )
     connection._start(nursery)
-    await connection._open_client()
+    try:
+        await connection._open_client()
+    except BaseException:
+        # Rejected, failed or cancelled: nobody will ever close this connection.
+        await connection._close(1006, None)
+        raise
     return connection
 
 

@@ -538,12 +538,17 @@ class WebSocketConnection:
             data = self._ws.send(RejectConnection(status_code, headers, has_body=bool(body)))
             if body:
                 data += self._ws.send(RejectData(body))
+        except BaseException:
+            self._decided.set()
+            raise
         finally:
             self._close_reason = CloseReason(1006, "rejected")
-            self._decided.set()
         try:
             await self._write(data)
         finally:
+            # Only now: once decided, the reader closes the transport, which
+            # could cut the response off if it were still being written.
+            self._decided.set()
             await self._abort()
 
     # The reader task

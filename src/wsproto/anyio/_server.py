@@ -247,6 +247,7 @@ class WebSocketServer:
                 group.cancel_scope.cancel()
 
     async def _run_handler(self, connection: WebSocketConnection) -> None:
+        event: Request | None = None
         with anyio.move_on_after(self._handshake_timeout):
             event = await connection._wait_request()
         if event is None:
@@ -390,7 +391,12 @@ async def wrap_server_stream(
         remote=remote,
     )
     connection._start(nursery)
-    event = await connection._wait_request()
+    try:
+        event = await connection._wait_request()
+    except BaseException:
+        # Cancelled while waiting: nobody will ever close this connection.
+        await connection._close(1006, None)
+        raise
     if event is None:
         await connection._close(1000, None)
         raise ConnectionClosed(connection.closed)
