@@ -16,6 +16,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.typing import Headers
 
+from . import _transport
 from ._compat import TrioStreamLike, as_byte_stream, single_exception
 from ._connection import TaskSpawner, WebSocketConnection
 from ._errors import ConnectionTimeout, DisconnectionTimeout, Endpoint
@@ -27,6 +28,7 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
+from ._transport import on_asyncio
 
 __all__ = [
     "connect_websocket",
@@ -172,7 +174,9 @@ async def connect_websocket(
     else:
         context = use_ssl
     stream: ByteStream
-    if context is None:
+    if on_asyncio():
+        stream = await _transport.connect(host, port, context)
+    elif context is None:
         stream = await anyio.connect_tcp(host, port)
     else:
         # Not "standard compatible": many servers drop TCP without a TLS

@@ -406,10 +406,12 @@ class WebSocketConnection:
             await self._abort()
             raise ConnectionClosed(self._close_reason) from None
         except BaseException:
-            # Cancelled mid-write: part of a frame may be on the wire, and
-            # nothing may follow it. The connection cannot be trusted any more.
-            with anyio.CancelScope(shield=True):
-                await self._abort()
+            # Cancelled mid-write. A transport that takes all bytes or none
+            # (atomic_send) is still in step; otherwise part of a frame may be
+            # on the wire, nothing may follow it, and the connection is done.
+            if not getattr(self._stream, "atomic_send", False):
+                with anyio.CancelScope(shield=True):
+                    await self._abort()
             raise
 
     async def _write(self, data: bytes) -> None:
@@ -469,6 +471,7 @@ class WebSocketConnection:
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
         self._send_items.close()
+        self._items.close()
         self._wake_pings()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
@@ -510,6 +513,8 @@ class WebSocketConnection:
         await self._write(self._ws.send(request))
         await self._handshake_done.wait()
         if self._handshake_error is not None:
+            with anyio.CancelScope(shield=True):
+                await self._abort()
             raise self._handshake_error
 
     async def _wait_request(self) -> Request | None:

@@ -36,6 +36,7 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
+from ._transport import AsyncioTCPListener, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
 
@@ -177,7 +178,7 @@ class WebSocketServer:
         """Where the server listens: an :class:`Endpoint` per TCP listener, a path per Unix one."""
         found: list[Endpoint | str] = []
         for listener in self._listeners:
-            is_ssl = isinstance(listener, TLSListener)
+            is_ssl = isinstance(listener, TLSListener) or getattr(listener, "tls", False)
             inner = listener.listener if isinstance(listener, TLSListener) else listener
             address = inner.extra(SocketAttribute.local_address, None)
             if isinstance(address, tuple):
@@ -240,10 +241,16 @@ class WebSocketServer:
                 local=local,
                 remote=remote,
             )
-            connection._start(group)
+            # The connection's tasks run shielded from the server's
+            # cancellation: cancelled, the handler closes with 1001, and the
+            # reader must live on to see the client's answer (or the
+            # disconnect timeout) instead of dropping TCP under the close frame.
+            tasks_scope = anyio.CancelScope(shield=True)
+            group.start_soon(_run_shielded, connection, tasks_scope)
             try:
                 await self._run_handler(connection)
             finally:
+                tasks_scope.cancel()
                 group.cancel_scope.cancel()
 
     async def _run_handler(self, connection: WebSocketConnection) -> None:
@@ -278,6 +285,12 @@ class WebSocketServer:
         finally:
             self._connections.discard(connection)
         await connection._close(1000, None)
+
+
+async def _run_shielded(connection: WebSocketConnection, scope: anyio.CancelScope) -> None:
+    with scope:
+        async with anyio.create_task_group() as group:
+            connection._start(group)
 
 
 async def serve_websocket(
@@ -321,15 +334,15 @@ async def serve_websocket(
         for address in hosts:
             multi = await anyio.create_tcp_listener(local_host=address, local_port=port)
             for tcp in multi.listeners:
-                if ssl_context is not None:
+                if on_asyncio():
+                    listeners.append(AsyncioTCPListener(tcp, ssl_context))
+                elif ssl_context is not None:
                     listeners.append(TLSListener(tcp, ssl_context, standard_compatible=False))
                 else:
                     listeners.append(tcp)
-            if port == 0 and listeners:
+            if port == 0 and multi.listeners:
                 # Several addresses on one free port: the first one picks it.
-                first = listeners[0]
-                inner = first.listener if isinstance(first, TLSListener) else first
-                port = inner.extra(SocketAttribute.local_port)
+                port = multi.listeners[0].extra(SocketAttribute.local_port)
     except BaseException:
         for listener in listeners:
             await listener.aclose()
