@@ -8,11 +8,8 @@ codes both ways.
 
 from __future__ import annotations
 
-import math
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,32 +19,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed as PeerClosed
 
-from wsproto.anyio import (
-    ConnectionClosed,
-    WebSocketConnection,
-    WebSocketRequest,
-    WebSocketServer,
-    open_websocket_url,
-    wrap_client_stream,
-)
+from wsproto.anyio import ConnectionClosed, open_websocket_url, wrap_client_stream
 
 from .conftest import PEER_TIMEOUT, AsyncioThread
+from .ours import LARGE, LIMITS, MAX_SIZE, MESSAGES, PIECES, our_server
 from .wire import CountingListener, CountingStream
 
 pytestmark = pytest.mark.anyio
-
-LARGE = 2**20
-# Both ends accept a little more than the largest message.
-MAX_SIZE = 2 * LARGE
-MESSAGES: list[str | bytes] = [
-    "hello",
-    "žluťoučký kůň 🐎",
-    b"\x00\x01\xfe\xff",
-    "compressible text " * (LARGE // 18),
-    os.urandom(LARGE),  # incompressible: deflate must still round-trip it
-]
-PIECES = ["frag", "ment", "ed ", "message"]
-LIMITS: dict[str, Any] = {"max_message_size": MAX_SIZE, "ping_interval": None}
 
 
 def negotiated(connection: ServerConnection | ClientConnection) -> list[str]:
@@ -188,57 +166,6 @@ async def test_client_receives_close_code(peer_server: PeerServer) -> None:
 
 
 # A websockets client against our server.
-
-
-class OurServer:
-    """Our echo server, counting its bytes and reporting how each connection ended."""
-
-    def __init__(self, wire: CountingListener) -> None:
-        self.wire = wire
-        self.url = ""
-        self._send_close, self._closes = anyio.create_memory_object_stream[tuple[int, str | None]](
-            math.inf
-        )
-
-    async def closes(self, count: int) -> list[tuple[int, str | None]]:
-        """How the first ``count`` connections ended, once their handlers are done."""
-        with anyio.fail_after(PEER_TIMEOUT):
-            return [await self._closes.receive() for _ in range(count)]
-
-    async def handler(self, request: WebSocketRequest) -> None:
-        ws = await request.accept()
-        try:
-            if request.path == "/fragments":
-                await ws.send_message(iter(PIECES))
-            elif request.path == "/ping":
-                await ws.ping(b"from wsproto")
-                await ws.send_message("pong received")
-            elif request.path.startswith("/close/"):
-                await ws.aclose(int(request.path.removeprefix("/close/")), "server bye")
-            await echo(ws)
-        finally:
-            assert ws.closed is not None
-            self._send_close.send_nowait((ws.closed.code, ws.closed.reason))
-
-
-async def echo(ws: WebSocketConnection) -> None:
-    try:
-        async for message in ws:
-            await ws.send_message(message)
-    except ConnectionClosed:
-        pass
-
-
-@asynccontextmanager
-async def our_server() -> AsyncIterator[OurServer]:
-    ours = OurServer(CountingListener(await anyio.create_tcp_listener(local_host="127.0.0.1")))
-    with ours._send_close, ours._closes:
-        async with anyio.create_task_group() as group:
-            server = WebSocketServer(ours.handler, [ours.wire], **LIMITS)
-            await group.start(server.run)
-            ours.url = f"ws://127.0.0.1:{server.port}"
-            yield ours
-            group.cancel_scope.cancel()
 
 
 PeerClient = Callable[[str], Coroutine[Any, Any, Any]]
