@@ -255,8 +255,12 @@ class WebSocketServer:
 
     async def _run_handler(self, connection: WebSocketConnection) -> None:
         event: Request | None = None
-        with anyio.move_on_after(self._handshake_timeout):
-            event = await connection._wait_request()
+        try:
+            with anyio.move_on_after(self._handshake_timeout):
+                event = await connection._wait_request()
+        except anyio.get_cancelled_exc_class():
+            await connection._close(1001, "server shutting down")
+            raise
         if event is None:
             # Timed out, malformed, or gone: the reader answered what it could.
             await connection._close(1000, None)
