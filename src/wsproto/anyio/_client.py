@@ -53,7 +53,9 @@ def make_extensions(compression: Compression, options: DeflateOptions | None) ->
 
 def endpoints(stream: ByteStream) -> tuple[Endpoint | str | None, Endpoint | str | None]:
     """The local and remote ends of a socket stream, if it is one."""
-    is_ssl = stream.extra(TLSAttribute.ssl_object, None) is not None
+    is_ssl = stream.extra(TLSAttribute.ssl_object, None) is not None or getattr(
+        stream, "tls", False
+    )
 
     def endpoint(address: object) -> Endpoint | str | None:
         if isinstance(address, tuple):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
-from anyio.abc import ByteStream, Listener, TaskGroup
+from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup
 
 T = TypeVar("T")
 
@@ -46,6 +46,33 @@ def _broken(exc: BaseException) -> BaseException:
     if name == "BrokenResourceError" or isinstance(exc, OSError):
         return anyio.BrokenResourceError()
     return exc
+
+
+def _trio_socket(wrapped: object) -> Any:
+    """The trio socket under a trio socket stream or listener, or under its SSL wrapper."""
+    while wrapped is not None:
+        sock = getattr(wrapped, "socket", None)
+        if sock is not None:
+            return sock
+        wrapped = getattr(wrapped, "transport_stream", getattr(wrapped, "transport_listener", None))
+    return None
+
+
+def _socket_attributes(sock: Any) -> dict[Any, Callable[[], Any]]:
+    """anyio's socket attributes for a trio socket (none if there is no socket)."""
+    if sock is None:
+        return {}
+    attributes: dict[Any, Callable[[], Any]] = {
+        SocketAttribute.family: lambda: sock.family,
+        SocketAttribute.local_address: sock.getsockname,
+    }
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        pass  # a listener, or not connected
+    else:
+        attributes[SocketAttribute.remote_address] = lambda: peer
+    return attributes
 
 
 class TrioStreamAdapter(ByteStream):
@@ -89,8 +116,13 @@ class TrioStreamAdapter(ByteStream):
         await self._stream.aclose()
 
     @property
+    def tls(self) -> bool:
+        """Whether the trio stream is an SSL stream."""
+        return hasattr(self._stream, "transport_stream")
+
+    @property
     def extra_attributes(self) -> dict[Any, Callable[[], Any]]:
-        return {}
+        return _socket_attributes(_trio_socket(self._stream))
 
 
 class TrioListenerAdapter(Listener[ByteStream]):
@@ -119,8 +151,13 @@ class TrioListenerAdapter(Listener[ByteStream]):
         await self._listener.aclose()
 
     @property
+    def tls(self) -> bool:
+        """Whether the trio listener is an SSL listener."""
+        return hasattr(self._listener, "transport_listener")
+
+    @property
     def extra_attributes(self) -> dict[Any, Callable[[], Any]]:
-        return {}
+        return _socket_attributes(_trio_socket(self._listener))
 
 
 def as_byte_stream(stream: ByteStream | TrioStreamLike) -> ByteStream:
