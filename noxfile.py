@@ -3,10 +3,16 @@
 ``python3 -m nox`` runs the default sessions (tests, lint, typecheck);
 ``python3 -m nox -s docs`` builds the documentation. Every session makes its
 own virtual environment with the Python that runs nox, so nothing but Python
-and pip is needed beforehand.
+and pip is needed beforehand. ``python3 -m nox -s autobahn`` runs the whole
+Autobahn|Testsuite (``autobahn_quick``: a subset, for CI); these two also need
+the suite's tools (``$AUTOBAHN_TOOLS``, by default the shared tools beside the
+checkout).
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import nox
 
@@ -56,6 +62,57 @@ def typecheck(session: nox.Session) -> None:
     """Type-check the package, the tests, the examples and this file with mypy --strict."""
     session.install("-e", ".[typecheck]", "nox")
     session.run("mypy", "--strict", "src", "tests", "examples", "compliance", "noxfile.py")
+
+
+# Autobahn|Testsuite tools (fuzz-server.sh, fuzz-client.sh; see their README):
+# $AUTOBAHN_TOOLS, or the shared tools beside the project's checkout.
+AUTOBAHN_TOOLS = os.environ.get(
+    "AUTOBAHN_TOOLS", str(Path(__file__).resolve().parent.parent / "shared" / "tools" / "autobahn")
+)
+# Representative cases of every group, for CI: framing, pings, reserved bits
+# and opcodes, fragmentation, UTF-8 (valid, invalid, and failing fast), closing,
+# the limits cases up to 16 MiB messages and 65536 frames, and the first case
+# of each permessage-deflate group. About 15 s a testee and role.
+AUTOBAHN_QUICK_CASES = (
+    "1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.1.*,9.2.*,9.3.1,9.4.1,9.7.1,9.8.1,10.*,"
+    "12.1.1,12.2.1,12.3.1,12.4.1,12.5.1,13.1.1,13.2.1,13.3.1,13.4.1,13.5.1,13.6.1,13.7.1"
+)
+
+
+@nox.session
+def autobahn(session: nox.Session) -> None:
+    """Run the whole Autobahn|Testsuite for every testee and role (about an hour).
+
+    Writes compliance/reports/summary.md; fails on any verdict but OK (and the
+    INFORMATIONAL cases the suite has no strict verdict for). Extra arguments
+    go to compliance/autobahn.py (e.g. ``-- --testee core --role server``).
+    """
+    session.install("-e", ".", "trio>=0.26")
+    session.run("python", "compliance/autobahn.py", "--tools", AUTOBAHN_TOOLS, *session.posargs)
+
+
+@nox.session
+def autobahn_quick(session: nox.Session) -> None:
+    """Run representative Autobahn cases (AUTOBAHN_QUICK_CASES) on the core and the anyio layer.
+
+    Both roles, the anyio layer on asyncio; reports in compliance/reports/quick.
+    """
+    session.install("-e", ".")
+    session.run(
+        "python",
+        "compliance/autobahn.py",
+        "--tools",
+        AUTOBAHN_TOOLS,
+        "--cases",
+        AUTOBAHN_QUICK_CASES,
+        "--testee",
+        "core",
+        "--testee",
+        "anyio-asyncio",
+        "--out",
+        "compliance/reports/quick",
+        *session.posargs,
+    )
 
 
 @nox.session
