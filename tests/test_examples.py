@@ -1,7 +1,13 @@
-"""The programs in examples/ run for real: a server process, a client against it."""
+"""The programs in examples/ run for real: a server process, clients against it.
+
+The wsproto.anyio examples run on both backends (``--backend asyncio|trio``).
+"""
 
 from __future__ import annotations
 
+import base64
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -9,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import pytest
 
 from wsproto import ConnectionType, WSConnection
+from wsproto.anyio import ConnectionClosed, WebSocketConnection, open_websocket_url
 from wsproto.events import AcceptConnection, Request
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -79,24 +87,6 @@ def handshake(port: int) -> socket.socket:
         ws.receive_data(data)
         events.extend(ws.events())
     return sock
-
-
-def test_demo_shows_a_whole_conversation() -> None:
-    output = run_example("demo.py").splitlines()
-    for line in [
-        "client: connection established",
-        "server: upgrade request for /demo",
-        "client: sending text 'Hello from the demo!'",
-        "server: received text 'Hello from the demo!', echoing",
-        "client: received echo 'Hello from the demo!'",
-        "server: received ping b'are you there?', answering",
-        "client: received pong b'are you there?'",
-        "server: received close 1000 'done'",
-        "client: received close 1000 'done'",
-        "client: connection CLOSED",
-        "server: connection closed",
-    ]:
-        assert line in output
 
 
 def test_client_and_server_exchange_a_large_text_message(server: Server) -> None:
@@ -198,3 +188,206 @@ def test_readme_example_runs() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
     )
     assert result.stdout.startswith("[TextMessage(data='Hello!', ")
+
+
+# The wsproto.anyio examples, on both backends
+
+BACKENDS = ["asyncio", "trio"]
+
+
+@dataclass
+class LayerServer(Server):
+    backend: str
+
+    def url(self, path: str = "/") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+def start_layer_server(script: str, backend: str) -> Iterator[LayerServer]:
+    """Run a wsproto.anyio example server on a free port; stop it with SIGTERM afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", str(EXAMPLES / script), "127.0.0.1", "0", "--backend", backend],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    with process.stdout:
+        try:
+            first = process.stdout.readline()
+            assert "listening on 127.0.0.1:" in first, first
+            assert first.rstrip().endswith(f"({backend})"), first
+            port = int(first.split("127.0.0.1:", 1)[1].split()[0])
+            yield LayerServer(process, port, backend)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            process.wait(timeout=TIMEOUT)
+
+
+@pytest.fixture(params=BACKENDS)
+def echo_server(request: pytest.FixtureRequest) -> Iterator[LayerServer]:
+    yield from start_layer_server("echo_server.py", request.param)
+
+
+@pytest.fixture(params=BACKENDS)
+def chat_server(request: pytest.FixtureRequest) -> Iterator[LayerServer]:
+    yield from start_layer_server("chat_server.py", request.param)
+
+
+def test_demo_runs_client_and_server_on_both_backends() -> None:
+    output = run_example("demo.py").splitlines()
+    rounds = [line for line in output if line.startswith("--- the anyio layer on ")]
+    assert rounds == ["--- the anyio layer on asyncio ---", "--- the anyio layer on trio ---"]
+    for backend in BACKENDS:
+        start = output.index(f"--- the anyio layer on {backend} ---")
+        end = len(output) if backend == "trio" else output.index("--- the anyio layer on trio ---")
+        lines = output[start:end]
+        assert lines[1].startswith("server: listening on 127.0.0.1:")
+        assert any(line.startswith("client: connected to ws://127.0.0.1:") for line in lines)
+        for line in [
+            "server: echoing 'Hello, WebSocket!'",
+            "client: received 'Hello, WebSocket!'",
+            "client: received 500000 characters",
+            "client: received 524288 bytes back",
+            "client: ping answered",
+            "client: closed with 1000 (NORMAL_CLOSURE)",
+            "server: shutting down",
+        ]:
+            assert line in lines, (backend, line)
+
+
+@pytest.mark.parametrize("client_backend", BACKENDS)
+def test_echo_client_against_echo_server(echo_server: LayerServer, client_backend: str) -> None:
+    output = run_example(
+        "echo_client.py", echo_server.url("/echo?x=1"), "--backend", client_backend
+    ).splitlines()
+    assert output == [
+        f"client: connected to {echo_server.url('/echo?x=1')} ({client_backend})",
+        "client: sending 'Hello, WebSocket!'",
+        "client: received 'Hello, WebSocket!'",
+        "client: sending b'\\x00\\x01\\x02\\x03'",
+        "client: received b'\\x00\\x01\\x02\\x03'",
+        "client: sending 500000 characters",
+        "client: received 500000 characters",
+        "client: sending 524288 bytes in 8 pieces",
+        "client: received 524288 bytes back",
+        "client: ping answered",
+        "client: closed with 1000 (NORMAL_CLOSURE)",
+    ]
+    lines = echo_server.read_until("closed with")
+    assert lines[0].endswith("asks for /echo?x=1")
+    assert lines[1:5] == [
+        "server: echoing 'Hello, WebSocket!'",
+        "server: echoing 4 bytes",
+        "server: echoing 500000 characters",
+        "server: echoing 524288 bytes",
+    ]
+    assert lines[-1].endswith("closed with 1000")
+
+
+def test_echo_server_closes_connections_with_1001_on_sigterm(echo_server: LayerServer) -> None:
+    codes: list[int | None] = []
+
+    async def client() -> None:
+        async with open_websocket_url(echo_server.url()) as ws:
+            await ws.send_message("hello")
+            assert await ws.get_message() == "hello"
+            echo_server.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.get_message()
+            codes.append(info.value.reason.code if info.value.reason else None)
+
+    anyio.run(client, backend=echo_server.backend)
+    assert codes == [1001]
+    echo_server.read_until("server: shutting down")
+    assert echo_server.process.wait(timeout=TIMEOUT) == 0
+
+
+def test_echo_client_reports_a_refused_connection() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nobody listens on it
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "echo_client.py"), f"ws://127.0.0.1:{port}/"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "OSError" in result.stderr or "ConnectionRefusedError" in result.stderr
+
+
+async def read_until(ws: WebSocketConnection, text: str, seen: list[str]) -> None:
+    """Receive chat lines into ``seen`` until one equals ``text``."""
+    while text not in seen:
+        message = await ws.get_message()
+        assert isinstance(message, str)
+        seen.append(message)
+
+
+def test_chat_broadcasts_to_everyone(chat_server: LayerServer) -> None:
+    seen: dict[str, list[str]] = {"alice": [], "bob": [], "carol": []}
+
+    async def conversation() -> None:
+        async with (
+            open_websocket_url(chat_server.url("/?name=alice")) as alice,
+            open_websocket_url(chat_server.url("/?name=bob")) as bob,
+        ):
+            await read_until(alice, "* bob joined", seen["alice"])
+            async with open_websocket_url(chat_server.url("/?name=carol")) as carol:
+                for name, ws in [("alice", alice), ("bob", bob), ("carol", carol)]:
+                    await read_until(ws, "* carol joined", seen[name])
+                # One at a time: two clients' messages reach the server in any order.
+                await alice.send_message("hi all")
+                for name, ws in [("alice", alice), ("bob", bob), ("carol", carol)]:
+                    await read_until(ws, "alice: hi all", seen[name])
+                await carol.send_message(b"binary hello")
+                for name, ws in [("alice", alice), ("bob", bob), ("carol", carol)]:
+                    await read_until(ws, "carol: binary hello", seen[name])
+            for name, ws in [("alice", alice), ("bob", bob)]:
+                await read_until(ws, "* carol left", seen[name])
+
+    anyio.run(conversation, backend=chat_server.backend)
+    assert seen["alice"] == [
+        "* alice joined",
+        "* bob joined",
+        "* carol joined",
+        "alice: hi all",
+        "carol: binary hello",
+        "* carol left",
+    ]
+    assert seen["bob"] == seen["alice"][1:]
+    assert seen["carol"] == ["* carol joined", "alice: hi all", "carol: binary hello"]
+    lines = chat_server.read_until("chat: carol left")
+    assert lines[:3] == ["chat: alice joined", "chat: bob joined", "chat: carol joined"]
+
+
+def test_chat_drops_a_client_that_does_not_read(chat_server: LayerServer) -> None:
+    # A client that completes the handshake and then never reads, with a
+    # small receive buffer: the server's outbox for it fills up.
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", chat_server.port))
+    ws = WSConnection(ConnectionType.CLIENT)
+    slow.sendall(ws.send(Request(host="127.0.0.1", target="/?name=slow")))
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += slow.recv(1)  # the response head only, byte by byte
+    received: list[str] = []
+
+    async def talk() -> None:
+        # The fast client keeps up: it reads each of its messages back before
+        # sending the next. Random text, so compression cannot shrink it.
+        async with open_websocket_url(chat_server.url("/?name=fast")) as fast:
+            for n in range(300):
+                text = f"{n} " + base64.b64encode(os.urandom(48_000)).decode()
+                await fast.send_message(text)
+                await read_until(fast, f"fast: {text}", received)
+            await read_until(fast, "* slow left (too slow)", received)
+
+    with slow:
+        anyio.run(talk, backend=chat_server.backend)
+    assert received[0] == "* fast joined"
+    assert sum(line.startswith("fast: ") for line in received) == 300
+    chat_server.read_until("chat: slow was too slow")
