@@ -99,7 +99,7 @@ class H11Handshake:
 
     @property
     def state(self) -> ConnectionState:
-        """The state: CONNECTING, then OPEN, or REJECTING and CLOSED.
+        """The handshake's state, CONNECTING, then OPEN, or REJECTING and CLOSED.
 
         A :class:`~wsproto.connection.ConnectionState`.
         """

@@ -168,12 +168,12 @@ class WebSocketConnection:
 
     @property
     def local(self) -> Endpoint | str | None:
-        """The local end: an :class:`~wsproto.anyio.Endpoint`, or a Unix socket path."""
+        """The local end, an :class:`~wsproto.anyio.Endpoint` (or a Unix socket path)."""
         return self._local
 
     @property
     def remote(self) -> Endpoint | str | None:
-        """The remote end: an :class:`~wsproto.anyio.Endpoint`, or a Unix socket path."""
+        """The remote end, an :class:`~wsproto.anyio.Endpoint` (or a Unix socket path)."""
         return self._remote
 
     @property
