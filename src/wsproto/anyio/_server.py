@@ -175,7 +175,7 @@ class WebSocketServer:
 
     @property
     def listeners(self) -> list[Endpoint | str]:
-        """Where the server listens, an :class:`Endpoint` per TCP listener and a path per Unix one."""
+        """Where the server listens, an :class:`Endpoint` per TCP listener, a path per Unix one."""
         found: list[Endpoint | str] = []
         for listener in self._listeners:
             is_ssl = isinstance(listener, TLSListener) or getattr(listener, "tls", False)
