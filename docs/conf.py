@@ -34,14 +34,24 @@ nitpick_ignore_regex = [
     (r"py:(class|obj|data|exc)", r"(list|tuple|dict|set|frozenset|None|Ellipsis|Exception)"),
     (r"py:(class|obj|data|exc)", r"(collections\.abc|typing|enum|dataclasses|h11)\..*"),
     (r"py:(class|obj|data)", r"(Iterator|Iterable|Sequence|Generator|Callable|Any|NamedTuple)"),
+    (r"py:(class|obj|data)", r"(Mapping|Awaitable)"),
     # Type variables of generic events.
     (r"py:(class|obj)", r"(wsproto\.events\.)?T"),
+    # wsproto.anyio: the standard library and anyio (no intersphinx), and the
+    # layer's private type aliases, which are explained where they are used.
+    (r"py:(class|obj|exc)", r"(ssl|contextlib|anyio)\..*"),
+    (r"py:(class|obj)", r"(TaskSpawner|Compression|DeflateOptions|Handler|TypeAliasForwardRef)"),
+    (r"py:(class|obj)", r"wsproto\.anyio\._compat\.Trio(Stream|Listener)Like"),
 ]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 # Show the alias, linked to its entry, rather than its expansion.
-autodoc_type_aliases = {"Headers": "wsproto.typing.Headers"}
+autodoc_type_aliases = {
+    "Headers": "wsproto.typing.Headers",
+    "Compression": "Compression",
+    "Handler": "Handler",
+}
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 napoleon_google_docstring = True

@@ -391,3 +391,16 @@ def test_chat_drops_a_client_that_does_not_read(chat_server: LayerServer) -> Non
     assert received[0] == "* fast joined"
     assert sum(line.startswith("fast: ") for line in received) == 300
     chat_server.read_until("chat: slow was too slow")
+
+
+def test_readme_layer_example_runs(echo_server: LayerServer) -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    code = readme.split("```python\n")[2].split("```", 1)[0]
+    assert "ws://127.0.0.1:8000/" in code
+    code = code.replace("ws://127.0.0.1:8000/", echo_server.url())
+    if echo_server.backend == "trio":
+        code = code.replace("anyio.run(main)", 'anyio.run(main, backend="trio")')
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
+    )
+    assert result.stdout == "Hello!\n"

@@ -285,3 +285,75 @@ def test_utilities() -> None:
 
 def test_headers_alias() -> None:
     assert wsproto.typing.Headers == list[tuple[bytes, bytes]]
+
+
+# wsproto.anyio: the layer's public names (trio-websocket's, plus a few)
+
+TRIO_WEBSOCKET_NAMES = [
+    "CloseReason",
+    "ConnectionClosed",
+    "ConnectionRejected",
+    "ConnectionTimeout",
+    "DisconnectionTimeout",
+    "Endpoint",
+    "HandshakeError",
+    "WebSocketConnection",
+    "WebSocketRequest",
+    "WebSocketServer",
+    "connect_websocket",
+    "connect_websocket_url",
+    "open_websocket",
+    "open_websocket_url",
+    "serve_websocket",
+    "wrap_client_stream",
+    "wrap_server_stream",
+]
+LAYER_MODULES = ["wsproto.anyio", "wsproto.anyio.testing"]
+
+
+def layer_objects() -> list[tuple[str, object]]:
+    return [
+        (f"{name}.{attr}", getattr(module(name), attr))
+        for name in LAYER_MODULES
+        for attr in module(name).__all__
+    ]
+
+
+def test_layer_exports_trio_websockets_names() -> None:
+    import wsproto.anyio
+
+    assert set(TRIO_WEBSOCKET_NAMES) <= set(wsproto.anyio.__all__)
+
+
+@pytest.mark.parametrize("name", LAYER_MODULES)
+def test_layer_all_lists_what_exists(name: str) -> None:
+    exported = module(name).__all__
+    assert sorted(set(exported)) == sorted(exported)
+    assert [attr for attr in exported if not hasattr(module(name), attr)] == []
+
+
+@pytest.mark.parametrize(("qualname", "obj"), layer_objects(), ids=lambda v: str(v))
+def test_layer_objects_have_docstrings(qualname: str, obj: object) -> None:
+    assert inspect.getdoc(obj), f"{qualname} has no docstring"
+    if not inspect.isclass(obj):
+        return
+    undocumented = [
+        attr
+        for attr, value in vars(obj).items()
+        if not attr.startswith("_")
+        and (inspect.isfunction(value) or isinstance(value, property))
+        and not inspect.getdoc(getattr(obj, attr))
+    ]
+    assert not undocumented, f"{qualname}: {undocumented} have no docstring"
+
+
+def test_every_layer_name_is_in_the_api_reference() -> None:
+    import wsproto.anyio
+
+    api = DOCS_API.read_text()
+    documented = set(
+        re.findall(r"^\.\. auto(?:function|class|exception):: wsproto\.anyio\.(\w+)$", api, re.M)
+    )
+    assert documented == set(wsproto.anyio.__all__)
+    # The testing module is documented whole.
+    assert re.search(r"^\.\. automodule:: wsproto\.anyio\.testing$", api, re.M)
