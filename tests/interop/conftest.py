@@ -38,7 +38,10 @@ class AsyncioThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="asyncio peer")
+        # A daemon, so that a peer stuck after a failed test cannot hang the run.
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="asyncio peer", daemon=True
+        )
         self._thread.start()
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -48,9 +51,10 @@ class AsyncioThread:
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
+        self._thread.join(PEER_TIMEOUT)
+        if not self._thread.is_alive():
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
 
 
 @pytest.fixture(scope="session")
