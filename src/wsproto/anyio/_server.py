@@ -341,7 +341,17 @@ async def serve_websocket(
                 if on_asyncio():
                     listeners.append(AsyncioTCPListener(tcp, ssl_context))
                 elif ssl_context is not None:
-                    listeners.append(TLSListener(tcp, ssl_context, standard_compatible=False))
+                    # The TLS handshake comes before the upgrade request: a
+                    # client stalling it is bounded by the same timeout.
+                    tls_timeout = handshake_timeout if connect_timeout is None else connect_timeout
+                    listeners.append(
+                        TLSListener(
+                            tcp,
+                            ssl_context,
+                            standard_compatible=False,
+                            handshake_timeout=tls_timeout,
+                        )
+                    )
                 else:
                     listeners.append(tcp)
             if port == 0 and multi.listeners:
