@@ -418,21 +418,24 @@ async def test_handler_seeing_the_client_close_returns_cleanly() -> None:
             outcome.append(exc.reason.code if exc.reason else None)
             raise
 
-    finished = anyio.Event()
+    finished = [anyio.Event(), anyio.Event()]
 
     async def watched(request: WebSocketRequest) -> None:
+        index = len(outcome)
         try:
             await handler(request)
         finally:
-            finished.set()
+            finished[index].set()
 
     async with running(watched) as server:
         async with open_websocket_url(url(server)) as ws:
             await ws.aclose(4000, "client done")
-        await finished.wait()
+        await finished[0].wait()
         # A ConnectionClosed escaping the handler is not a server error.
         async with open_websocket_url(url(server)) as ws:
             pass
+        # Before the server shuts down, which would cancel the handler.
+        await finished[1].wait()
     assert outcome == [4000, 1000]
 
 
