@@ -19,12 +19,13 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-# The branch coverage of the core (statements and branches, as coverage.py
-# counts them) that the test suite must keep. Measured: 98.3 % on 2026-11-25.
-# The gate sits a little below the measurement, so that moving code around
-# (or a property test drawing different cases) does not fail CI; raise it
-# whenever coverage grows.
-COVERAGE_FAIL_UNDER = 96
+# Branch coverage (statements and branches, as coverage.py counts them) the
+# test suite must keep. Measured on 2026-11-25: core 98 %, layer 86 %.
+# Branch-coverage gates, the core's and the anyio layer's. Each sits a little
+# below the measurement, so that moving code around (or a property test drawing
+# different cases) does not fail CI; raise them whenever coverage grows.
+CORE_COVERAGE_FAIL_UNDER = 96
+LAYER_COVERAGE_FAIL_UNDER = 84
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
@@ -37,16 +38,14 @@ def extra(name: str) -> list[str]:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite with branch coverage of the core and a coverage gate."""
+    """Run the test suite; gate the branch coverage of the core and of the layer."""
     session.install("-e", ".[test]")
-    session.run(
-        "pytest",
-        "--cov=wsproto",
-        "--cov-branch",
-        "--cov-report=term-missing:skip-covered",
-        f"--cov-fail-under={COVERAGE_FAIL_UNDER}",
-        *session.posargs,
-    )
+    session.run("pytest", "--cov=wsproto", "--cov-branch", "--cov-report=", *session.posargs)
+    report = ["coverage", "report", "--show-missing", "--skip-covered"]
+    session.log("Branch coverage of the core (wsproto):")
+    session.run(*report, "--omit=*/wsproto/anyio/*", f"--fail-under={CORE_COVERAGE_FAIL_UNDER}")
+    session.log("Branch coverage of the layer (wsproto.anyio):")
+    session.run(*report, "--include=*/wsproto/anyio/*", f"--fail-under={LAYER_COVERAGE_FAIL_UNDER}")
 
 
 @nox.session
