@@ -339,7 +339,13 @@ async def serve_websocket(
             multi = await anyio.create_tcp_listener(local_host=address, local_port=port)
             for tcp in multi.listeners:
                 if on_asyncio():
-                    listeners.append(AsyncioTCPListener(tcp, ssl_context))
+                    listeners.append(
+                        AsyncioTCPListener(
+                            tcp,
+                            ssl_context,
+                            connect_timeout if connect_timeout is not None else handshake_timeout,
+                        )
+                    )
                 elif ssl_context is not None:
                     # The TLS handshake comes before the upgrade request: a
                     # client stalling it is bounded by the same timeout.

@@ -232,9 +232,15 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
     client never holds up the accept loop.
     """
 
-    def __init__(self, listener: Listener[Any], ssl_context: ssl.SSLContext | None) -> None:
+    def __init__(
+        self,
+        listener: Listener[Any],
+        ssl_context: ssl.SSLContext | None,
+        tls_handshake_timeout: float | None = None,
+    ) -> None:
         self._listener = listener
         self._ssl_context = ssl_context
+        self._tls_handshake_timeout = tls_handshake_timeout
 
     async def serve(
         self, handler: Callable[[AsyncioStream], Any], task_group: TaskGroup | None = None
@@ -251,7 +257,12 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.connect_accepted_socket(
-                _Protocol, client, ssl=self._ssl_context
+                _Protocol,
+                client,
+                ssl=self._ssl_context,
+                ssl_handshake_timeout=(
+                    self._tls_handshake_timeout if self._ssl_context is not None else None
+                ),
             )
         except (OSError, ssl.SSLError):
             client.close()  # a failed TLS handshake concerns only this client
