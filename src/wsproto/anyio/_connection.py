@@ -566,10 +566,11 @@ class WebSocketConnection:
             if body:
                 data += self._ws.send(RejectData(body))
         except BaseException:
+            # Not rejected after all (e.g. already accepted): the connection
+            # keeps its state, so a handler error still closes it with 1011.
             self._decided.set()
             raise
-        finally:
-            self._close_reason = CloseReason(1006, "rejected")
+        self._close_reason = CloseReason(1006, "rejected")
         try:
             await self._write(data)
         finally:
