@@ -7,6 +7,7 @@ by the core.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ from wsproto.anyio import (
     ConnectionClosed,
     ConnectionRejected,
     Endpoint,
+    HandshakeError,
     WebSocketConnection,
     WebSocketRequest,
     WebSocketServer,
@@ -439,6 +441,45 @@ async def test_handler_seeing_the_client_close_returns_cleanly() -> None:
     assert outcome == [4000, 1000]
 
 
+async def test_misusing_the_request_after_accept_closes_with_1011_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    errors: list[Exception] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        await request.accept()
+        try:
+            if request.path == "/reject":
+                await request.reject(400)
+            else:
+                await request.accept()
+        except Exception as exc:
+            errors.append(exc)
+            raise
+
+    caplog.set_level(logging.CRITICAL, logger="wsproto.anyio")
+    # A long disconnect timeout: waiting on it would show as a hang.
+    async with running(handler, disconnect_timeout=30) as server:
+        for path in ("/reject", "/accept"):
+            async with open_websocket_url(url(server, path)) as ws:
+                with anyio.fail_after(5), pytest.raises(ConnectionClosed) as info:
+                    await ws.get_message()
+            assert info.value.reason is not None
+            assert info.value.reason.code == 1011
+    assert len(errors) == 2
+
+
+async def test_a_handler_returning_without_deciding_refuses_the_handshake() -> None:
+    async def handler(request: WebSocketRequest) -> None:
+        pass
+
+    async with running(handler) as server:
+        with anyio.fail_after(5), pytest.raises(HandshakeError) as info:
+            async with open_websocket_url(url(server)):
+                pytest.fail("nobody accepted")  # pragma: no cover
+        assert not isinstance(info.value, BaseExceptionGroup)
+
+
 # Listeners
 
 
@@ -470,6 +511,26 @@ async def test_listeners_on_different_ports() -> None:
         for port in ports:
             async with open_websocket_url(f"ws://127.0.0.1:{port}/") as ws:
                 await assert_echoes(ws, str(port))
+        group.cancel_scope.cancel()
+
+
+async def test_a_failed_bind_is_a_single_os_error_and_closes_what_was_bound() -> None:
+    # The second address is the first one again: its bind fails once the first
+    # listener holds the port, which must then be closed (no ResourceWarning).
+    async with anyio.create_task_group() as group:
+        with pytest.raises(OSError, match="in use") as info:
+            await group.start(serve_websocket, echo, ["127.0.0.1", "127.0.0.1"], 0, None)
+    assert info.value.errno == errno.EADDRINUSE
+
+
+async def test_a_listener_without_an_address_is_listed_by_repr() -> None:
+    listener = NotifyingListener(await anyio.create_tcp_listener(local_host="127.0.0.1"))
+    listener.hide_address = True
+    async with anyio.create_task_group() as group:
+        server = await group.start(WebSocketServer(echo, [listener]).run)
+        assert server.listeners == [repr(listener)]
+        with pytest.raises(RuntimeError):
+            server.port  # noqa: B018
         group.cancel_scope.cancel()
 
 
@@ -522,6 +583,7 @@ class NotifyingListener(Listener[ByteStream]):
     def __init__(self, inner: Listener[Any]) -> None:
         self.inner = inner
         self.accepted = anyio.Event()
+        self.hide_address = False
 
     async def serve(
         self, handler: Callable[[ByteStream], Any], task_group: TaskGroup | None = None
@@ -537,7 +599,7 @@ class NotifyingListener(Listener[ByteStream]):
 
     @property
     def extra_attributes(self) -> Any:
-        return self.inner.extra_attributes
+        return {} if self.hide_address else self.inner.extra_attributes
 
 
 async def test_a_listener_of_the_users_own() -> None:
@@ -935,6 +997,28 @@ async def test_wrap_server_stream_when_the_client_leaves_first() -> None:
         stream = await tcp.accept()
         with pytest.raises(ConnectionClosed):
             await wrap_server_stream(group, stream)
+
+
+async def test_wrap_server_stream_cancelled_while_waiting_closes_the_stream() -> None:
+    multi = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    tcp = multi.listeners[0]
+    assert isinstance(tcp, SocketListener)
+    async with (
+        multi,
+        await anyio.connect_tcp("127.0.0.1", tcp.extra(SocketAttribute.local_port)) as client,
+    ):
+        stream = await tcp.accept()
+        async with anyio.create_task_group() as group:
+            with anyio.CancelScope() as scope:
+                group.start_soon(cancel_soon, scope)
+                await wrap_server_stream(group, stream)
+            assert scope.cancelled_caught
+        assert await read_until_closed(client) == b""
+
+
+async def cancel_soon(scope: anyio.CancelScope) -> None:
+    await anyio.sleep(0.05)
+    scope.cancel()
 
 
 # trio objects, on trio
