@@ -218,3 +218,28 @@ class TestTransportClosed:
         conn.receive_data(None)
         with pytest.raises(LocalProtocolError, match="CLOSED"):
             conn.send(TextMessage("x"))
+
+
+class TestDataBeforeAnsweringClose:
+    """§5.5.1: an endpoint MAY finish sending before it answers a close."""
+
+    def test_message_sent_after_peer_close_then_reply(self) -> None:
+        pair = ConnectionPair()
+        pair.send(pair.client, [CloseConnection(1000)])
+        assert pair.server.state is ConnectionState.REMOTE_CLOSING
+        events = pair.send(pair.server, [TextMessage("last words"), CloseConnection(1000)])
+        assert events == [TextMessage("last words"), CloseConnection(1000, "")]
+        assert pair.server.state is ConnectionState.CLOSED
+
+    def test_no_message_after_answering(self) -> None:
+        pair = ConnectionPair()
+        pair.send(pair.client, [CloseConnection(1000)])
+        pair.server.send(CloseConnection(1000))
+        with pytest.raises(LocalProtocolError, match="CLOSED"):
+            pair.server.send(TextMessage("too late"))
+
+    def test_pings_stop_at_the_peer_close(self) -> None:
+        pair = ConnectionPair()
+        pair.send(pair.client, [CloseConnection(1000)])
+        with pytest.raises(LocalProtocolError, match="REMOTE_CLOSING"):
+            pair.server.send(Ping(b"x"))

@@ -51,6 +51,7 @@ CLIENT = ConnectionType.CLIENT
 SERVER = ConnectionType.SERVER
 
 _OPEN = ConnectionState.OPEN
+_REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
 _MAX_CONTROL_PAYLOAD = 125
 
 
@@ -109,9 +110,10 @@ class Connection:
     def send(self, event: Event) -> bytes:
         """Return the bytes that send ``event`` to the peer.
 
-        Accepts :class:`~wsproto.events.TextMessage`,
-        :class:`~wsproto.events.BytesMessage`, :class:`~wsproto.events.Ping`,
-        :class:`~wsproto.events.Pong` (while open) and
+        Accepts :class:`~wsproto.events.TextMessage` and
+        :class:`~wsproto.events.BytesMessage` (while open, and after the peer's
+        close until it is answered), :class:`~wsproto.events.Ping` and
+        :class:`~wsproto.events.Pong` (while open), and
         :class:`~wsproto.events.CloseConnection` (while open, or in reply to
         the peer's close). Write the returned bytes to the transport.
 
@@ -121,10 +123,14 @@ class Connection:
                 may not be sent, a message mixing text and binary pieces).
         """
         if isinstance(event, Message):
-            if self._state is not _OPEN:
+            # RFC 6455 §5.5.1 lets an endpoint finish what it is sending before
+            # it answers the peer's close, so REMOTE_CLOSING still takes data
+            # (an echo of a message received just before the close, say).
+            if self._state is not _OPEN and self._state is not _REMOTE_CLOSING:
                 raise LocalProtocolError(
                     f"cannot send data in state {self._state.name}; messages can be "
-                    "sent only while the connection is OPEN"
+                    "sent while the connection is OPEN, or REMOTE_CLOSING before "
+                    "the close is answered"
                 )
             return self._send_message(event)
         if isinstance(event, CloseConnection):

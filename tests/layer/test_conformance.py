@@ -30,14 +30,6 @@ from wsproto.frame_protocol import Opcode
 
 pytestmark = pytest.mark.anyio
 
-# The core parses the bad frame before the handler has run; the core then
-# refuses to send the echo (the connection is REMOTE_CLOSING). The layer
-# needs the core to say whether more received bytes are still unparsed, so
-# it can let the handler answer first (issue 4).
-NOT_YET = pytest.mark.xfail(
-    strict=True, reason="Autobahn 3.2/4.x/5.15 NON-STRICT: needs a core API (issue 4)"
-)
-
 
 async def echo(ws: WebSocketConnection) -> None:
     try:
@@ -71,7 +63,6 @@ def echo_then_1002(events: list[Event]) -> None:
     assert events[1].code == 1002
 
 
-@NOT_YET
 async def test_server_echoes_a_message_followed_by_a_bad_frame() -> None:
     """Autobahn 3.2 (server role): text, a frame with RSV2 set, a ping, in one write."""
 
@@ -94,7 +85,6 @@ async def test_server_echoes_a_message_followed_by_a_bad_frame() -> None:
         group.cancel_scope.cancel()
 
 
-@NOT_YET
 async def test_client_echoes_a_message_followed_by_a_bad_frame() -> None:
     """Autobahn 3.2 (client role): the handshake answer and the frames in one write."""
     received: list[Event] = []

@@ -54,6 +54,11 @@ _REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
 
 #: Bytes asked of the transport per read when the caller does not choose.
 DEFAULT_RECEIVE_SIZE = 65536
+# Close codes of a peer closing on purpose, rather than of a failure.
+_ORDERLY_CLOSES = frozenset({1000, 1001, 1005})
+#: Longest wait, in seconds, for the application to finish with the messages
+#: received before the peer's close, before the close is answered.
+CLOSE_GRACE = 1.0
 #: A rejection body kept for ConnectionRejected is cut at this size.
 MAX_REJECT_BODY = 65536
 
@@ -123,6 +128,7 @@ class WebSocketConnection:
         # type(anyio.Event()) is the running backend's Event class.
         self._event_class = type(anyio.Event())
         self._item_waiter: anyio.Event | None = None
+        self._consumer_idle: anyio.Event | None = None
         self._max_fragments = max_fragments
         self._receive_size = receive_buffer_size or DEFAULT_RECEIVE_SIZE
         self._ping_interval = ping_interval
@@ -276,6 +282,9 @@ class WebSocketConnection:
                 return items.receive_nowait()
             except anyio.WouldBlock:
                 waiter = self._item_waiter = self._event_class()
+                idle = self._consumer_idle
+                if idle is not None:
+                    idle.set()  # the reader waits for this to answer a close
                 await waiter.wait()
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 items.close()
@@ -738,6 +747,8 @@ class WebSocketConnection:
     async def _remote_close(self, event: CloseConnection) -> None:
         ws = self._ws
         if ws.state is _REMOTE_CLOSING:
+            if event.code not in _ORDERLY_CLOSES:
+                await self._let_consumer_finish()
             try:
                 await self._write_close(event.response())
             except ConnectionClosed:
@@ -754,6 +765,24 @@ class WebSocketConnection:
                         pass
                 except _Aborted:
                     pass
+
+    async def _let_consumer_finish(self) -> None:
+        """Before failing the connection, let the application answer what came first.
+
+        When a frame fails the connection (1002, 1007, 1009 ...), the messages
+        received before it may want a reply, the peer is still reading, and
+        RFC 6455 §5.5.1 lets us finish sending before the close goes out. Wait,
+        briefly, until the consumer has taken every queued message and is
+        waiting for the next one, i.e. has done with the last. (After an
+        orderly close from the peer there is no point: it discards what we
+        send once it has sent its close, §1.4.)
+        """
+        if self._item_waiter is not None and not self._items.statistics().current_buffer_used:
+            return  # the consumer is already waiting: nothing is in hand
+        idle = self._consumer_idle = self._event_class()
+        with anyio.move_on_after(min(CLOSE_GRACE, self._disconnect_timeout)):
+            await idle.wait()
+        self._consumer_idle = None
 
     async def _handshake_failed(self, exc: RemoteProtocolError) -> None:
         error = HandshakeError(f"the opening handshake failed: {exc}")
