@@ -49,6 +49,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def tests_pure(session: nox.Session) -> None:
+    """Run the test suite on the pure-Python path (the C accelerator switched off)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", *session.posargs, env={"WSPROTO_NO_EXTENSIONS": "1"})
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check code style and formatting with ruff."""
     session.install(*extra("lint"))
