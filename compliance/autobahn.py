@@ -48,15 +48,10 @@ VERDICTS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
 # followed by a close: whether the message or the close is seen first depends
 # on timing), 7.13.1/7.13.2 (close codes in ranges the RFC leaves undefined).
 INFORMATIONAL = frozenset({"7.1.6", "7.13.1", "7.13.2"})
-# Cases the anyio layer may still leave NON-STRICT (depending on timing): a
-# valid message followed by a protocol error in the same read. The reader
-# parses the error before the handler has echoed the message, and the core
-# then no longer lets anything but the close out. Fixing this needs the core
-# (see the report on issue 4). Listed in the summary, tolerated by the exit
-# status so that CI catches every other regression; delete when fixed.
-# NON-STRICT cases tolerated per testee while a fix is pending: none now. (The
-# layer's 3.x/4.x/5.15 ones went once it let the handler answer the messages
-# before a failing frame; see tests/layer/test_conformance.py.)
+# NON-STRICT cases tolerated per testee while a fix is pending (listed in the
+# summary, ignored by the exit status): none now. The layer's 3.x/4.x/5.15
+# ones went once it let the handler answer the messages before a failing
+# frame; see tests/layer/test_conformance.py.
 KNOWN: dict[str, frozenset[str]] = {}
 # Seconds for a testee server to print LISTENING.
 START_TIMEOUT = 30.0
