@@ -17,7 +17,7 @@ from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.typing import Headers
 
 from . import _transport
-from ._compat import TrioStreamLike, as_byte_stream, single_exception
+from ._compat import TrioStreamLike, as_byte_stream, shielded_task_group, single_exception
 from ._connection import TaskSpawner, WebSocketConnection
 from ._errors import ConnectionTimeout, DisconnectionTimeout, Endpoint
 from ._limits import (
@@ -249,36 +249,42 @@ async def open_websocket(
     """
     try:
         async with anyio.create_task_group() as group:
+            # The connection's tasks run shielded: if the block is cancelled,
+            # the reader must live on to see the server's answer to our close.
+            tasks_scope = anyio.CancelScope(shield=True)
+            tasks = await group.start(shielded_task_group, tasks_scope)
             try:
-                with anyio.fail_after(connect_timeout):
-                    connection = await connect_websocket(
-                        group,
-                        host,
-                        port,
-                        resource,
-                        use_ssl=use_ssl,
-                        subprotocols=subprotocols,
-                        extra_headers=extra_headers,
-                        message_queue_size=message_queue_size,
-                        max_message_size=max_message_size,
-                        receive_buffer_size=receive_buffer_size,
-                        max_fragments=max_fragments,
-                        compression=compression,
-                        deflate_options=deflate_options,
-                        ping_interval=ping_interval,
-                        ping_timeout=ping_timeout,
-                        disconnect_timeout=disconnect_timeout,
-                    )
-            except TimeoutError:
-                raise ConnectionTimeout(
-                    f"connecting to {host}:{port} took longer than {connect_timeout} s"
-                ) from None
-            try:
-                yield connection
+                try:
+                    with anyio.fail_after(connect_timeout):
+                        connection = await connect_websocket(
+                            tasks,
+                            host,
+                            port,
+                            resource,
+                            use_ssl=use_ssl,
+                            subprotocols=subprotocols,
+                            extra_headers=extra_headers,
+                            message_queue_size=message_queue_size,
+                            max_message_size=max_message_size,
+                            receive_buffer_size=receive_buffer_size,
+                            max_fragments=max_fragments,
+                            compression=compression,
+                            deflate_options=deflate_options,
+                            ping_interval=ping_interval,
+                            ping_timeout=ping_timeout,
+                            disconnect_timeout=disconnect_timeout,
+                        )
+                except TimeoutError:
+                    raise ConnectionTimeout(
+                        f"connecting to {host}:{port} took longer than {connect_timeout} s"
+                    ) from None
+                try:
+                    yield connection
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        closed_in_time = await connection._close(1000, None)
             finally:
-                group.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True):
-                    closed_in_time = await connection._close(1000, None)
+                tasks_scope.cancel()
         if not closed_in_time:
             raise DisconnectionTimeout(f"closing took longer than {disconnect_timeout} s")
     except BaseExceptionGroup as group_error:

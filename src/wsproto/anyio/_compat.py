@@ -212,3 +212,19 @@ async def run_unwrapped(coro: Coroutine[Any, Any, T]) -> T:
         if exc is None:
             raise
         raise exc from exc.__cause__
+
+
+async def shielded_task_group(
+    scope: anyio.CancelScope, *, task_status: anyio.abc.TaskStatus[TaskGroup]
+) -> None:
+    """Run a task group that its surroundings' cancellation does not reach.
+
+    Start it with ``tasks = await group.start(shielded_task_group, scope)``
+    where ``scope = anyio.CancelScope(shield=True)``; cancel ``scope`` to end
+    it. A connection's reader runs there, so that when the code around it is
+    cancelled the closing handshake still has a reader to see the peer's reply.
+    """
+    with scope:
+        async with anyio.create_task_group() as tasks:
+            task_status.started(tasks)
+            await anyio.sleep_forever()
