@@ -179,7 +179,7 @@ async def connect_websocket(
     if on_asyncio():
         stream = await _transport.connect(host, port, context)
     elif context is None:
-        stream = await anyio.connect_tcp(host, port)
+        stream = _transport.RawSocketStream(await anyio.connect_tcp(host, port))
     else:
         # Not "standard compatible": many servers drop TCP without a TLS
         # close_notify once the WebSocket is closed; that is not an error here.

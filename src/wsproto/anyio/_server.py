@@ -36,7 +36,7 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
-from ._transport import AsyncioTCPListener, on_asyncio
+from ._transport import AsyncioTCPListener, RawSocketListener, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
 
@@ -359,7 +359,7 @@ async def serve_websocket(
                         )
                     )
                 else:
-                    listeners.append(tcp)
+                    listeners.append(RawSocketListener(tcp))
             if port == 0 and multi.listeners:
                 # Several addresses on one free port: the first one picks it.
                 port = multi.listeners[0].extra(SocketAttribute.local_port)
