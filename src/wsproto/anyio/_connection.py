@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any, TypeAlias
 
@@ -158,6 +159,7 @@ class WebSocketConnection:
         self._streaming = False
         self._discarding = False  # a local limit failed the connection: drop data
         self._partial: list[str | bytes] = []
+        self._abandoned = False  # message_chunks stopped mid-message: drop the rest
         self._reject_status: int | None = None
         self._reject_headers: Headers = []
         self._reject_body = bytearray()
@@ -231,6 +233,8 @@ class WebSocketConnection:
         lock = self._receive_lock
         await lock.acquire()
         try:
+            if self._abandoned:
+                await self._skip_abandoned()
             item = await self._next_item()
             if not isinstance(item, _Fragment):
                 return item
@@ -255,9 +259,13 @@ class WebSocketConnection:
         """
         lock = self._receive_lock
         await lock.acquire()
+        unfinished = False  # part of a message handed over, its end not yet
         try:
+            if self._abandoned:
+                await self._skip_abandoned()
             if self._partial:
                 pending, self._partial = self._partial, []
+                unfinished = True
                 for piece in pending:
                     yield piece
                 item = await self._next_item()
@@ -268,12 +276,21 @@ class WebSocketConnection:
                     return
             while True:
                 assert isinstance(item, _Fragment)
+                unfinished = not item.last
                 yield item.data
                 if item.last:
                     return
                 item = await self._next_item()
         finally:
+            self._abandoned = unfinished
             lock.release()
+
+    async def _skip_abandoned(self) -> None:
+        """Drop the rest of a message whose chunks the application stopped taking."""
+        while self._abandoned:
+            item = await self._next_item()
+            assert isinstance(item, _Fragment)
+            self._abandoned = not item.last
 
     async def _next_item(self) -> _Item:
         items = self._items
@@ -355,25 +372,35 @@ class WebSocketConnection:
     ) -> None:
         lock = self._message_lock
         await lock.acquire()
+        started = False  # the core has framed part of the message, not yet all of it
         try:
             kind: type | None = None
             pending: str | bytes | None = None
-            async for piece in _aiter(pieces):
-                if not isinstance(piece, str | bytes | bytearray | memoryview):
-                    raise TypeError(
-                        f"message pieces must be str or bytes, not {type(piece).__name__}"
-                    )
-                piece = piece if isinstance(piece, str) else bytes(piece)
-                if kind is None:
-                    kind = type(piece)
-                elif type(piece) is not kind:
-                    raise TypeError("a message's pieces must be all str or all bytes")
-                if pending is not None:
-                    await self._send(_message_event(pending, False))
-                pending = piece
+            async with aclosing(_aiter(pieces)) as iterator:
+                async for piece in iterator:
+                    if not isinstance(piece, str | bytes | bytearray | memoryview):
+                        raise TypeError(
+                            f"message pieces must be str or bytes, not {type(piece).__name__}"
+                        )
+                    piece = piece if isinstance(piece, str) else bytes(piece)
+                    if kind is None:
+                        kind = type(piece)
+                    elif type(piece) is not kind:
+                        raise TypeError("a message's pieces must be all str or all bytes")
+                    if pending is not None:
+                        started = True
+                        await self._send(_message_event(pending, False))
+                    pending = piece
             if pending is None:
                 return  # nothing to send: no message
             await self._send(_message_event(pending, True))
+            started = False
+        except BaseException:
+            if started:
+                # The message is cut short: whatever we sent next would be
+                # taken for its continuation. Fail the connection, as websockets does.
+                await self._fail_connection(1011, "a fragmented message was left unfinished")
+            raise
         finally:
             lock.release()
 
@@ -401,10 +428,12 @@ class WebSocketConnection:
         try:
             await self._send(Ping(payload))
             await answered.wait()
+            if payload in self._pings:
+                # A pong takes its ping (and earlier ones) out; this one was
+                # woken by the connection closing instead.
+                raise ConnectionClosed(self._close_reason)
         finally:
             self._pings.pop(payload, None)
-        if self.closed is not None and not answered.is_set():
-            raise ConnectionClosed(self.closed)
 
     async def pong(self, payload: bytes | None = None) -> None:
         """Send an unsolicited pong (a one-way heartbeat).
@@ -753,8 +782,12 @@ class WebSocketConnection:
                 await self._write_close(event.response())
             except ConnectionClosed:
                 pass
-        if self._close_reason is None or self._close_reason.code != event.code:
-            # The peer's word is final, whoever started the close.
+        if self._close_reason is None or (
+            self._close_reason.code != event.code and event.code != 1006
+        ):
+            # The peer's word is final, whoever started the close. (1006 is
+            # never sent, RFC 6455 §7.4.1: it is the core reporting the end of
+            # the transport, which changes nothing once the reason is known.)
             self._close_reason = CloseReason(event.code, event.reason or None)
         self._close_queue()
         if self.is_client:
@@ -819,15 +852,20 @@ class WebSocketConnection:
                     return
 
     async def _keepalive_timed_out(self) -> None:
-        if self._close_reason is None:
-            self._close_reason = CloseReason(1011, "keepalive ping timeout")
-            self._close_queue()
-            with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-                try:
-                    await self._write_close(CloseConnection(1011, "keepalive ping timeout"))
-                except ConnectionClosed:
-                    pass
-        await self._abort()
+        await self._fail_connection(1011, "keepalive ping timeout")
+
+    async def _fail_connection(self, code: int, reason: str) -> None:
+        """Close now: send a close frame (waiting a second at most), then drop the transport."""
+        with anyio.CancelScope(shield=True):
+            if self._close_reason is None:
+                self._close_reason = CloseReason(code, reason)
+                self._close_queue()
+                with anyio.move_on_after(1):
+                    try:
+                        await self._write_close(CloseConnection(code, reason))
+                    except ConnectionClosed:
+                        pass
+            await self._abort()
 
 
 def _message_event(data: str | bytes, last: bool) -> Event:
@@ -838,7 +876,7 @@ def _message_event(data: str | bytes, last: bool) -> Event:
 
 async def _aiter(
     pieces: Iterable[str | bytes] | AsyncIterable[str | bytes],
-) -> AsyncIterator[str | bytes]:
+) -> AsyncGenerator[str | bytes, None]:
     if isinstance(pieces, AsyncIterable):
         async for piece in pieces:
             yield piece
