@@ -250,12 +250,14 @@ class WebSocketConnection:
         finally:
             lock.release()
 
-    async def message_chunks(self) -> AsyncIterator[str | bytes]:
+    async def message_chunks(self) -> AsyncGenerator[str | bytes, None]:
         """Receive the next message as it arrives, piece by piece.
 
         ``async for chunk in ws.message_chunks(): ...`` yields ``str`` (text)
         or ``bytes`` (binary) pieces of one message, so a large message need
-        not be held whole. Stop early and the rest of the message is dropped.
+        not be held whole. Stop early and the rest of the message is dropped;
+        to stop early, iterate inside ``async with contextlib.aclosing(ws.message_chunks())``
+        so that the generator is closed at once (trio warns otherwise).
         """
         lock = self._receive_lock
         await lock.acquire()
