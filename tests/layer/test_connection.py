@@ -185,6 +185,21 @@ async def test_async_for_raises_when_transport_drops(transport: Transport) -> No
         assert error.reason.code == 1006
 
 
+@both_transports
+async def test_leaving_async_for_early_keeps_the_connection_usable(transport: Transport) -> None:
+    # No unfinished async generator is left behind either: trio would warn
+    # (a ResourceWarning, an error here) when it is collected.
+    async with client_with_peer(transport, message_queue_size=4) as (ws, peer, _):
+        await peer.send(TextMessage("first"), TextMessage("second"), TextMessage("third"))
+        async for message in ws:
+            assert message == "first"
+            break
+        with pytest.raises(LookupError):  # noqa: PT012 (raised from inside the loop)
+            async for message in ws:
+                raise LookupError(message)
+        assert await ws.get_message() == "third"
+
+
 # Sending a message in fragments
 
 

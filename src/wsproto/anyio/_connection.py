@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, TypeAlias
@@ -324,19 +324,22 @@ class WebSocketConnection:
             self._item_waiter = None
             waiter.set()
 
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate()
+    def __aiter__(self) -> WebSocketConnection:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[str | bytes]:
-        """Messages until a normal close (1000/1001); other closes raise."""
-        while True:
-            try:
-                message = await self.get_message()
-            except ConnectionClosed as exc:
-                if exc.reason is not None and exc.reason.code in (1000, 1001):
-                    return
-                raise
-            yield message
+    async def __anext__(self) -> str | bytes:
+        """The next message; iteration ends on a normal close (1000/1001), other closes raise.
+
+        A plain iterator rather than an async generator: leaving ``async for``
+        early (``break``, an error) must not leave an unfinished generator
+        behind, which trio reports as a ResourceWarning.
+        """
+        try:
+            return await self.get_message()
+        except ConnectionClosed as exc:
+            if exc.reason is not None and exc.reason.code in (1000, 1001):
+                raise StopAsyncIteration from None
+            raise
 
     # Sending
 
