@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute, SocketListener, SocketStream
+from anyio.abc import ByteStream, SocketAttribute, SocketListener
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from wsproto import ConnectionType, WSConnection
@@ -290,8 +290,3 @@ async def echo(request: WebSocketRequest) -> None:
     ws = await request.accept()
     async for message in ws:
         await ws.send_message(message)
-
-
-async def connect_raw(port: int, host: str = "127.0.0.1") -> SocketStream:
-    """A plain TCP connection to a loopback port."""
-    return await anyio.connect_tcp(host, port)
