@@ -344,7 +344,13 @@ class WebSocketConnection:
     # Sending
 
     async def send_message(
-        self, message: str | bytes | Iterable[str | bytes] | AsyncIterable[str | bytes]
+        self,
+        message: str
+        | bytes
+        | bytearray
+        | memoryview
+        | Iterable[str | bytes]
+        | AsyncIterable[str | bytes],
     ) -> None:
         """Send a message: ``str`` as text, ``bytes`` as binary.
 
