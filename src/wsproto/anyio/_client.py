@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Literal
 from urllib.parse import urlsplit
 
 import anyio
-from anyio.abc import ByteStream, SocketAttribute
-from anyio.streams.tls import TLSAttribute
+from anyio.abc import ByteStream
 
-from wsproto import ConnectionType, WSConnection
-from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.typing import Headers
 
 from . import _transport
 from ._compat import TrioStreamLike, as_byte_stream, shielded_task_group, single_exception
 from ._connection import TaskSpawner, WebSocketConnection
-from ._errors import ConnectionTimeout, DisconnectionTimeout, Endpoint
+from ._errors import ConnectionTimeout, DisconnectionTimeout
 from ._limits import (
     CONN_TIMEOUT,
     MAX_FRAGMENTS,
@@ -28,6 +24,7 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
+from ._settings import Compression, DeflateOptions, Settings
 from ._transport import on_asyncio
 
 __all__ = [
@@ -37,37 +34,6 @@ __all__ = [
     "open_websocket_url",
     "wrap_client_stream",
 ]
-
-Compression = Literal["deflate"] | None
-DeflateOptions = Mapping[str, "int | bool | None"]
-
-
-def make_extensions(compression: Compression, options: DeflateOptions | None) -> list[Extension]:
-    """The extensions to offer or accept for a ``compression`` setting."""
-    if compression is None:
-        return []
-    if compression != "deflate":
-        raise ValueError(f"unknown compression {compression!r}; use 'deflate' or None")
-    return [PerMessageDeflate(**dict(options or {}))]  # type: ignore[arg-type]
-
-
-def endpoints(stream: ByteStream) -> tuple[Endpoint | str | None, Endpoint | str | None]:
-    """The local and remote ends of a socket stream, if it is one."""
-    is_ssl = stream.extra(TLSAttribute.ssl_object, None) is not None or getattr(
-        stream, "tls", False
-    )
-
-    def endpoint(address: object) -> Endpoint | str | None:
-        if isinstance(address, tuple):
-            return Endpoint(str(address[0]), int(address[1]), is_ssl)
-        if isinstance(address, str):
-            return address  # a Unix socket path
-        return None
-
-    return (
-        endpoint(stream.extra(SocketAttribute.local_address, None)),
-        endpoint(stream.extra(SocketAttribute.remote_address, None)),
-    )
 
 
 def _host_header(host: str, port: int, secure: bool) -> str:
@@ -106,33 +72,20 @@ async def wrap_client_stream(
         HandshakeError: if the server's answer is not a valid upgrade.
         ConnectionClosed: if the transport closed during the handshake.
     """
-    byte_stream = as_byte_stream(stream)
-    local, remote = endpoints(byte_stream)
-    connection = WebSocketConnection(
-        byte_stream,
-        WSConnection(ConnectionType.CLIENT, max_message_size=max_message_size),
-        host=host,
-        path=resource,
-        client_subprotocols=subprotocols,
-        client_extra_headers=extra_headers,
-        client_extensions=make_extensions(compression, deflate_options),
+    settings = Settings(
         message_queue_size=message_queue_size,
-        max_fragments=max_fragments,
+        max_message_size=max_message_size,
         receive_buffer_size=receive_buffer_size,
+        max_fragments=max_fragments,
+        compression=compression,
+        deflate_options=deflate_options,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         disconnect_timeout=disconnect_timeout,
-        local=local,
-        remote=remote,
     )
-    connection._start(nursery)
-    try:
-        await connection._open_client()
-    except BaseException:
-        # Rejected, failed or cancelled: nobody will ever close this connection.
-        await connection._close(1006, None)
-        raise
-    return connection
+    return await _wrap_client(
+        nursery, as_byte_stream(stream), host, resource, subprotocols, extra_headers, settings
+    )
 
 
 async def connect_websocket(
@@ -168,50 +121,23 @@ async def connect_websocket(
         ConnectionRejected: if the server refused the upgrade.
         HandshakeError: if the handshake failed otherwise.
     """
-    context: ssl.SSLContext | None
-    if use_ssl is True:
-        context = ssl.create_default_context()
-    elif use_ssl is False:
-        context = None
-    else:
-        context = use_ssl
-    stream: ByteStream
-    if on_asyncio():
-        stream = await _transport.connect(host, port, context)
-    elif context is None:
-        stream = _transport.RawSocketStream(await anyio.connect_tcp(host, port))
-    else:
-        # Not "standard compatible": many servers drop TCP without a TLS
-        # close_notify once the WebSocket is closed; that is not an error here.
-        stream = await anyio.connect_tcp(
-            host, port, ssl_context=context, tls_standard_compatible=False
-        )
-    try:
-        return await wrap_client_stream(
-            nursery,
-            stream,
-            _host_header(host, port, context is not None),
-            resource,
-            subprotocols=subprotocols,
-            extra_headers=extra_headers,
-            message_queue_size=message_queue_size,
-            max_message_size=max_message_size,
-            receive_buffer_size=receive_buffer_size,
-            max_fragments=max_fragments,
-            compression=compression,
-            deflate_options=deflate_options,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            disconnect_timeout=disconnect_timeout,
-        )
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await stream.aclose()
-        raise
+    settings = Settings(
+        message_queue_size=message_queue_size,
+        max_message_size=max_message_size,
+        receive_buffer_size=receive_buffer_size,
+        max_fragments=max_fragments,
+        compression=compression,
+        deflate_options=deflate_options,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        disconnect_timeout=disconnect_timeout,
+    )
+    return await _connect(
+        nursery, host, port, resource, use_ssl, subprotocols, extra_headers, settings
+    )
 
 
-@asynccontextmanager
-async def open_websocket(
+def open_websocket(
     host: str,
     port: int,
     resource: str,
@@ -229,7 +155,7 @@ async def open_websocket(
     ping_timeout: float | None = PING_TIMEOUT,
     connect_timeout: float = CONN_TIMEOUT,
     disconnect_timeout: float = CONN_TIMEOUT,
-) -> AsyncIterator[WebSocketConnection]:
+) -> AbstractAsyncContextManager[WebSocketConnection]:
     """Open a WebSocket client connection for the duration of an ``async with`` block.
 
     ``async with open_websocket("example.com", 443, "/chat", use_ssl=True) as ws:``
@@ -247,51 +173,20 @@ async def open_websocket(
         DisconnectionTimeout: if the closing handshake took longer than
             ``disconnect_timeout``.
     """
-    try:
-        async with anyio.create_task_group() as group:
-            # The connection's tasks run shielded: if the block is cancelled,
-            # the reader must live on to see the server's answer to our close.
-            tasks_scope = anyio.CancelScope(shield=True)
-            tasks = await group.start(shielded_task_group, tasks_scope)
-            try:
-                try:
-                    with anyio.fail_after(connect_timeout):
-                        connection = await connect_websocket(
-                            tasks,
-                            host,
-                            port,
-                            resource,
-                            use_ssl=use_ssl,
-                            subprotocols=subprotocols,
-                            extra_headers=extra_headers,
-                            message_queue_size=message_queue_size,
-                            max_message_size=max_message_size,
-                            receive_buffer_size=receive_buffer_size,
-                            max_fragments=max_fragments,
-                            compression=compression,
-                            deflate_options=deflate_options,
-                            ping_interval=ping_interval,
-                            ping_timeout=ping_timeout,
-                            disconnect_timeout=disconnect_timeout,
-                        )
-                except TimeoutError:
-                    raise ConnectionTimeout(
-                        f"connecting to {host}:{port} took longer than {connect_timeout} s"
-                    ) from None
-                try:
-                    yield connection
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        closed_in_time = await connection._close(1000, None)
-            finally:
-                tasks_scope.cancel()
-        if not closed_in_time:
-            raise DisconnectionTimeout(f"closing took longer than {disconnect_timeout} s")
-    except BaseExceptionGroup as group_error:
-        exc = single_exception(group_error)
-        if exc is None:
-            raise
-        raise exc from exc.__cause__
+    settings = Settings(
+        message_queue_size=message_queue_size,
+        max_message_size=max_message_size,
+        receive_buffer_size=receive_buffer_size,
+        max_fragments=max_fragments,
+        compression=compression,
+        deflate_options=deflate_options,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        disconnect_timeout=disconnect_timeout,
+    )
+    return _open(
+        host, port, resource, use_ssl, subprotocols, extra_headers, settings, connect_timeout
+    )
 
 
 def _parse_url(
@@ -337,13 +232,7 @@ def open_websocket_url(
     apply unless ``ssl_context`` is given.
     """
     host, port, resource, use_ssl = _parse_url(url, ssl_context)
-    return open_websocket(
-        host,
-        port,
-        resource,
-        use_ssl=use_ssl,
-        subprotocols=subprotocols,
-        extra_headers=extra_headers,
+    settings = Settings(
         message_queue_size=message_queue_size,
         max_message_size=max_message_size,
         receive_buffer_size=receive_buffer_size,
@@ -352,8 +241,10 @@ def open_websocket_url(
         deflate_options=deflate_options,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
-        connect_timeout=connect_timeout,
         disconnect_timeout=disconnect_timeout,
+    )
+    return _open(
+        host, port, resource, use_ssl, subprotocols, extra_headers, settings, connect_timeout
     )
 
 
@@ -376,14 +267,7 @@ async def connect_websocket_url(
 ) -> WebSocketConnection:
     """Like :func:`connect_websocket`, for a ``ws://`` or ``wss://`` URL."""
     host, port, resource, use_ssl = _parse_url(url, ssl_context)
-    return await connect_websocket(
-        nursery,
-        host,
-        port,
-        resource,
-        use_ssl=use_ssl,
-        subprotocols=subprotocols,
-        extra_headers=extra_headers,
+    settings = Settings(
         message_queue_size=message_queue_size,
         max_message_size=max_message_size,
         receive_buffer_size=receive_buffer_size,
@@ -394,3 +278,122 @@ async def connect_websocket_url(
         ping_timeout=ping_timeout,
         disconnect_timeout=disconnect_timeout,
     )
+    return await _connect(
+        nursery, host, port, resource, use_ssl, subprotocols, extra_headers, settings
+    )
+
+
+async def _wrap_client(
+    nursery: TaskSpawner,
+    stream: ByteStream,
+    host: str,
+    resource: str,
+    subprotocols: Iterable[str] | None,
+    extra_headers: Headers | None,
+    settings: Settings,
+) -> WebSocketConnection:
+    connection = settings.connection(
+        stream,
+        client=True,
+        host=host,
+        path=resource,
+        subprotocols=list(subprotocols or ()),
+        extra_headers=extra_headers,
+    )
+    connection._start(nursery)
+    try:
+        await connection._open_client()
+    except BaseException:
+        # Rejected, failed or cancelled: nobody will ever close this connection.
+        await connection._close(1006, None)
+        raise
+    return connection
+
+
+async def _connect(
+    nursery: TaskSpawner,
+    host: str,
+    port: int,
+    resource: str,
+    use_ssl: bool | ssl.SSLContext,
+    subprotocols: Iterable[str] | None,
+    extra_headers: Headers | None,
+    settings: Settings,
+) -> WebSocketConnection:
+    context: ssl.SSLContext | None
+    if use_ssl is True:
+        context = ssl.create_default_context()
+    elif use_ssl is False:
+        context = None
+    else:
+        context = use_ssl
+    stream: ByteStream
+    if on_asyncio():
+        stream = await _transport.connect(host, port, context)
+    elif context is None:
+        stream = _transport.RawSocketStream(await anyio.connect_tcp(host, port))
+    else:
+        # Not "standard compatible": many servers drop TCP without a TLS
+        # close_notify once the WebSocket is closed; that is not an error here.
+        stream = await anyio.connect_tcp(
+            host, port, ssl_context=context, tls_standard_compatible=False
+        )
+    try:
+        header = _host_header(host, port, context is not None)
+        return await _wrap_client(
+            nursery, stream, header, resource, subprotocols, extra_headers, settings
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
+        raise
+
+
+@asynccontextmanager
+async def _open(
+    host: str,
+    port: int,
+    resource: str,
+    use_ssl: bool | ssl.SSLContext,
+    subprotocols: Iterable[str] | None,
+    extra_headers: Headers | None,
+    settings: Settings,
+    connect_timeout: float,
+) -> AsyncIterator[WebSocketConnection]:
+    try:
+        async with anyio.create_task_group() as group:
+            # The connection's tasks run shielded: if the block is cancelled,
+            # the reader must live on to see the server's answer to our close.
+            tasks_scope = anyio.CancelScope(shield=True)
+            tasks = await group.start(shielded_task_group, tasks_scope)
+            try:
+                try:
+                    with anyio.fail_after(connect_timeout):
+                        connection = await _connect(
+                            tasks,
+                            host,
+                            port,
+                            resource,
+                            use_ssl,
+                            subprotocols,
+                            extra_headers,
+                            settings,
+                        )
+                except TimeoutError:
+                    raise ConnectionTimeout(
+                        f"connecting to {host}:{port} took longer than {connect_timeout} s"
+                    ) from None
+                try:
+                    yield connection
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        closed_in_time = await connection._close(1000, None)
+            finally:
+                tasks_scope.cancel()
+        if not closed_in_time:
+            raise DisconnectionTimeout(f"closing took longer than {settings.disconnect_timeout} s")
+    except BaseExceptionGroup as group_error:
+        exc = single_exception(group_error)
+        if exc is None:
+            raise
+        raise exc from exc.__cause__

@@ -11,12 +11,10 @@ import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskStatus
 from anyio.streams.tls import TLSListener
 
-from wsproto import ConnectionType, WSConnection
 from wsproto.events import Request
 from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError
 
-from ._client import Compression, DeflateOptions, endpoints, make_extensions
 from ._compat import (
     TrioListenerLike,
     TrioStreamLike,
@@ -36,6 +34,7 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
+from ._settings import Compression, DeflateOptions, Settings
 from ._transport import AsyncioTCPListener, RawSocketListener, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
@@ -141,23 +140,24 @@ class WebSocketServer:
     ) -> None:
         if not listeners:
             raise ValueError("a WebSocketServer needs at least one listener")
-        make_extensions(compression, deflate_options)  # fail early on bad options
         self._handler = handler
         self._listeners = [as_listener(listener) for listener in listeners]
         self._handler_nursery = handler_nursery
-        self._message_queue_size = message_queue_size
-        self._max_message_size = max_message_size
-        self._receive_buffer_size = receive_buffer_size
-        self._max_fragments = max_fragments
-        self._compression = compression
-        self._deflate_options = deflate_options
-        self._ping_interval = ping_interval
-        self._ping_timeout = ping_timeout
+        self._settings = Settings(
+            message_queue_size=message_queue_size,
+            max_message_size=max_message_size,
+            receive_buffer_size=receive_buffer_size,
+            max_fragments=max_fragments,
+            compression=compression,
+            deflate_options=deflate_options,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            disconnect_timeout=disconnect_timeout,
+        )
         # trio-websocket's connect_timeout bounds the server's handshake too.
         self._handshake_timeout = (
             connect_timeout if connect_timeout is not None else handshake_timeout
         )
-        self._disconnect_timeout = disconnect_timeout
         self._max_connections = max_connections
         self._connections: set[WebSocketConnection] = set()
 
@@ -227,20 +227,8 @@ class WebSocketServer:
             logger.error("WebSocket connection failed", exc_info=group)
 
     async def _serve_connection(self, stream: ByteStream) -> None:
-        local, remote = endpoints(stream)
         async with anyio.create_task_group() as group:
-            connection = WebSocketConnection(
-                stream,
-                WSConnection(ConnectionType.SERVER, max_message_size=self._max_message_size),
-                message_queue_size=self._message_queue_size,
-                max_fragments=self._max_fragments,
-                receive_buffer_size=self._receive_buffer_size,
-                ping_interval=self._ping_interval,
-                ping_timeout=self._ping_timeout,
-                disconnect_timeout=self._disconnect_timeout,
-                local=local,
-                remote=remote,
-            )
+            connection = self._settings.connection(stream, client=False)
             # The connection's tasks run shielded from the server's
             # cancellation: cancelled, the handler closes with 1001, and the
             # reader must live on to see the client's answer (or the
@@ -268,9 +256,7 @@ class WebSocketServer:
         if self._max_connections is not None and len(self._connections) >= self._max_connections:
             await connection._reject(503, [(b"Retry-After", b"1")], b"server at capacity\n")
             return
-        request = WebSocketRequest(
-            connection, event, lambda: make_extensions(self._compression, self._deflate_options)
-        )
+        request = WebSocketRequest(connection, event, self._settings.extensions)
         self._connections.add(connection)
         try:
             await self._handler(request)
@@ -409,20 +395,18 @@ async def wrap_server_stream(
     Raises:
         ConnectionClosed: if the stream ended before a valid request arrived.
     """
-    byte_stream = as_byte_stream(stream)
-    local, remote = endpoints(byte_stream)
-    connection = WebSocketConnection(
-        byte_stream,
-        WSConnection(ConnectionType.SERVER, max_message_size=max_message_size),
+    settings = Settings(
         message_queue_size=message_queue_size,
-        max_fragments=max_fragments,
+        max_message_size=max_message_size,
         receive_buffer_size=receive_buffer_size,
+        max_fragments=max_fragments,
+        compression=compression,
+        deflate_options=deflate_options,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         disconnect_timeout=disconnect_timeout,
-        local=local,
-        remote=remote,
     )
+    connection = settings.connection(as_byte_stream(stream), client=False)
     connection._start(nursery)
     try:
         event = await connection._wait_request()
@@ -433,6 +417,4 @@ async def wrap_server_stream(
     if event is None:
         await connection._close(1000, None)
         raise ConnectionClosed(connection.closed)
-    return WebSocketRequest(
-        connection, event, lambda: make_extensions(compression, deflate_options)
-    )
+    return WebSocketRequest(connection, event, settings.extensions)

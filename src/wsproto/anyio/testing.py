@@ -32,7 +32,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from wsproto.typing import Headers
 
-from ._client import Compression, DeflateOptions, wrap_client_stream
+from ._client import wrap_client_stream
 from ._compat import single_exception
 from ._connection import WebSocketConnection
 from ._errors import ConnectionClosed, ConnectionTimeout, HandshakeError
@@ -45,6 +45,7 @@ from ._limits import (
     PING_TIMEOUT,
 )
 from ._server import WebSocketRequest, wrap_server_stream
+from ._settings import Compression, DeflateOptions
 
 __all__ = ["MemoryByteStream", "WebSocketPair", "memory_stream_pair", "open_websocket_pair"]
 
