@@ -6,7 +6,8 @@ own virtual environment with the Python that runs nox, so nothing but Python
 and pip is needed beforehand. ``python3 -m nox -s autobahn`` runs the whole
 Autobahn|Testsuite (``autobahn_quick``: a subset, for CI); these two also need
 the suite's tools (``$AUTOBAHN_TOOLS``, by default the shared tools beside the
-checkout).
+checkout). ``python3 -m nox -s bench`` runs the benchmarks against pinned peers
+(not part of CI) and ``bench_report`` renders docs/performance.md from them.
 """
 
 from __future__ import annotations
@@ -128,3 +129,25 @@ def docs(session: nox.Session) -> None:
     session.run(
         "sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", "docs/_build/html"
     )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark the core and the layer against their peers (about ten minutes).
+
+    Each contender gets its own virtual environment in ``.bench-venvs/`` (or
+    ``$BENCH_VENVS``); results go to bench/results/DATE/results.json and
+    results.md. ``-- --quick`` is a short smoke run (in bench/results/tmp-*).
+    """
+    session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def bench_report(session: nox.Session) -> None:
+    """Render docs/performance.md and its chart from a bench run (``-- bench/results/DATE``)."""
+    session.install("matplotlib")
+    runs = sorted(Path("bench/results").glob("20*/results.json"))
+    if not session.posargs and not runs:
+        session.error("no results: run `nox -s bench` first, or pass a results folder")
+    target = session.posargs or [str(runs[-1].parent)]
+    session.run("python", "-m", "bench.report", *target, "--docs")
