@@ -5,7 +5,8 @@ Pure functions over strings: :func:`parse_params` turns one element of a
 :func:`agree_as_server` and :func:`agree_as_client` implement the client's
 offer, the server's answer and the client's check of that answer. The
 compression engine itself lives in :class:`wsproto.extensions.PerMessageDeflate`,
-whose per-frame hooks the connection calls directly.
+whose per-frame hooks the connection calls directly, and whose whole-message
+methods it calls for a message sent or received as one frame.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The receive path: bytes from the peer in, events out (RFC 6455 §5, §6.2).
 
 One generator parses frames straight out of the receive buffer. A complete
-single-frame message with no extension in play (the overwhelmingly common
-case) is handled inline; everything else (fragmented messages, frames that
-arrive in pieces, extensions, size limits) goes through :meth:`_data_events`.
+single-frame message with no extension in play, or with only our own
+permessage-deflate (the overwhelmingly common cases), is handled inline, a
+compressed one inflated in one bounded step; everything else (fragmented
+messages, frames that arrive in pieces, other extensions) goes through
+:meth:`_data_events`.
 
 Data frames are never waited for in full: whatever part of a frame's payload
 has arrived is handed on as a partial message event, so the buffer holds at
@@ -16,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from ._close import parse_close_payload
+from ._deflate import INFLATE_INPUT_SIZE
 from ._errors import ProtocolFailure
 from ._mask import mask
 from ._utf8 import TextDecoder
 from .events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
-from .extensions import Extension
+from .extensions import Extension, PerMessageDeflate
 from .frame_protocol import CloseReason, FrameProtocol, Opcode, RsvBits
 
 _PROTOCOL_ERROR = CloseReason.PROTOCOL_ERROR
@@ -53,6 +56,7 @@ class Receiver:
         "_msg",
         "_msg_size",
         "_on_close",
+        "_pmd",
         "_pos",
         "_proto",
         "_remaining",
@@ -69,6 +73,11 @@ class Receiver:
     ) -> None:
         self._client = client
         self._exts = extensions
+        # Our own permessage-deflate, alone, gets a fast path for whole
+        # single-frame messages; a subclass or any other extension keeps the
+        # frame hooks.
+        pmd = extensions[0] if len(extensions) == 1 else None
+        self._pmd = pmd if type(pmd) is PerMessageDeflate and pmd.enabled() else None
         self._proto = FrameProtocol(client, list(extensions))
         self._max_frame = max_frame_size
         self._max_message = max_message_size
@@ -118,6 +127,7 @@ class Receiver:
         pos = self._pos
         end = len(buf)
         exts = self._exts
+        pmd = self._pmd
         client = self._client
         try:
             while True:
@@ -219,14 +229,43 @@ class Receiver:
                         raise ProtocolFailure(
                             _PROTOCOL_ERROR, "new data frame before the previous message finished"
                         )
-                    if b0 & 0x80 and not exts and stop <= end and not b0 & 0x70:
-                        # Fast path: a whole single-frame message, nothing in the way.
-                        if self._max_frame is not None or self._max_message is not None:
-                            self._check_sizes(length)
+                    rsv = b0 & 0x70
+                    if (
+                        b0 & 0x80
+                        and stop <= end
+                        and (
+                            (not rsv and (not exts or pmd is not None))
+                            or (rsv == 0x40 and pmd is not None and length <= INFLATE_INPUT_SIZE)
+                        )
+                    ):
+                        # Fast path: a whole single-frame message, uncompressed
+                        # or compressed by our permessage-deflate (RFC 7692 §6:
+                        # RSV1 marks it), nothing else in the way.
+                        if self._max_frame is not None and length > self._max_frame:
+                            raise _frame_too_big(length, self._max_frame)
                         payload = buf[start:stop]
                         if key:
                             payload = mask(payload, key)
                         self._pos = pos = stop
+                        if rsv:
+                            assert pmd is not None
+                            payload, more = pmd._inflate_frame(payload)
+                            if more:
+                                # It inflates to more than one bounded piece.
+                                self._msg = opcode
+                                self._msg_size = 0
+                                self._fin = True
+                                pieces = pmd._inflate_rest(payload)
+                                for event in self._message_events(pieces, True, True):
+                                    yield event
+                                    if self._buf is not buf:
+                                        buf, pos, end = self._reload()
+                                continue
+                        limit = self._max_message
+                        if limit is not None and len(payload) > limit:
+                            raise ProtocolFailure(
+                                _TOO_BIG, f"message exceeds the limit of {limit} bytes"
+                            )
                         if opcode == 1:
                             try:
                                 text = payload.decode("utf-8")
@@ -300,9 +339,7 @@ class Receiver:
 
     def _check_sizes(self, length: int) -> None:
         if self._max_frame is not None and length > self._max_frame:
-            raise ProtocolFailure(
-                _TOO_BIG, f"frame of {length} bytes exceeds the limit of {self._max_frame}"
-            )
+            raise _frame_too_big(length, self._max_frame)
         # Without an extension, payload bytes are message bytes: fail at the
         # header rather than after the application has buffered its share.
         limit = self._max_message
@@ -321,13 +358,24 @@ class Receiver:
 
     def _data_events(self, payload: bytes, frame_done: bool) -> Iterator[Event]:
         """Events for one piece of a data frame's payload (the general path)."""
-        message_done = frame_done and self._fin
         pieces: Iterator[bytes] = iter((payload,))
+        if not self._exts:
+            # Payload bytes are message bytes, checked against the limit at
+            # the frame header.
+            self._msg_size += len(payload)
+            return self._message_events(pieces, frame_done, False)
         for ext in self._exts:
             pieces = _through(ext, self._proto, pieces, frame_done, self._fin)
+        return self._message_events(pieces, frame_done, True)
+
+    def _message_events(
+        self, pieces: Iterator[bytes], frame_done: bool, count: bool
+    ) -> Iterator[Event]:
+        """Events for a data frame's message data, counted against the limit if ``count``."""
+        message_done = frame_done and self._fin
         text = self._msg == _TEXT
         decoder = self._text
-        limit = self._max_message if self._exts else None
+        limit = self._max_message if count else None
         previous: str | bytes | None = None
         for piece in pieces:
             if limit is not None:
@@ -340,8 +388,6 @@ class Receiver:
             if previous is not None:
                 yield _message(previous, False, False)
             previous = data
-        if not self._exts:
-            self._msg_size += len(payload)
         if message_done:
             if text:
                 decoder.decode(b"", True)  # fails on a truncated final character
@@ -353,6 +399,10 @@ class Receiver:
             yield _message(previous, True, message_done)
         elif previous is not None:
             yield _message(previous, False, False)
+
+
+def _frame_too_big(length: int, limit: int) -> ProtocolFailure:
+    return ProtocolFailure(_TOO_BIG, f"frame of {length} bytes exceeds the limit of {limit}")
 
 
 def _message(data: str | bytes, frame_finished: bool, message_finished: bool) -> Event:
