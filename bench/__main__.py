@@ -46,7 +46,7 @@ def main() -> None:
     results = {
         "meta": {
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "command": "python -m bench " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python -m bench", *sys.argv[1:]]),
             "quick": args.quick,
             "settings": settings,
             "machine": procs.machine(),
