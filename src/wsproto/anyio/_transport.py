@@ -57,6 +57,8 @@ class _Protocol(asyncio.Protocol):
         self.error: BaseException | None = None
         self.read_waiter: asyncio.Future[None] | None = None
         self.drain_waiter: asyncio.Future[None] | None = None
+        # Called once when data or the end arrives: see AsyncioStream.call_on_data.
+        self.on_data: Callable[[], object] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -95,6 +97,10 @@ class _Protocol(asyncio.Protocol):
         waiter = self.read_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        callback = self.on_data
+        if callback is not None:
+            self.on_data = None
+            callback()
 
     def _wake_writer(self) -> None:
         waiter = self.drain_waiter
@@ -153,6 +159,16 @@ class AsyncioStream(ByteStream):
             protocol.reading_paused = False
             self._transport.resume_reading()
         return data
+
+    def call_on_data(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once, right after waking the reader, when data (or the end) arrives.
+
+        The layer's consumer waits for the reader to hand it a message; woken
+        by the arrival of the bytes too, it is scheduled in the same event-loop
+        iteration as the reader instead of the next one, finds the message the
+        reader has just queued, and a round trip costs one loop iteration less.
+        """
+        self._protocol.on_data = callback
 
     async def send(self, item: bytes) -> None:
         if self._closed:
