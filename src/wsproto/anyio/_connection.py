@@ -16,9 +16,10 @@ enforces ``max_message_size`` as data arrives, so a too-big message fails with
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, TypeAlias
@@ -46,9 +47,11 @@ from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
-from ._sync import Mutex
+from ._sync import Flag, Mutex
 
 __all__ = ["WebSocketConnection"]
+
+logger = logging.getLogger("wsproto.anyio")
 
 _OPEN = ConnectionState.OPEN
 _REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
@@ -148,16 +151,17 @@ class WebSocketConnection:
         self._message_lock = Mutex()
         self._receive_lock = Mutex()
         self._close_reason: CloseReason | None = None
-        self._reader_done = anyio.Event()
-        self._handshake_done = anyio.Event()
+        self._reader_done = Flag()
+        self._handshake_done = Flag()
         self._handshake_error: BaseException | None = None
-        self._decided = anyio.Event()  # server: the handler accepted or rejected
+        self._decided = Flag()  # server: the handler accepted or rejected
         self._request: Request | None = None
         self._subprotocol: str | None = None
         self._handshake_headers: tuple[tuple[bytes, bytes], ...] = ()
         self._pings: dict[bytes, tuple[anyio.Event, float]] = {}
         self._latency: float | None = None
         self._keepalive_scope: anyio.CancelScope | None = None
+        self._reader_scope: anyio.CancelScope | None = None
         # Reader side of the message in progress, and reassembly on the consumer side.
         self._parts: list[str | bytes] = []
         self._frames = 0
@@ -572,10 +576,55 @@ class WebSocketConnection:
 
     # Starting
 
-    def _start(self, task_group: TaskSpawner) -> None:
-        task_group.start_soon(self._reader, name=f"wsproto reader {self._path}")
+    def _start(self, task_group: TaskSpawner, *, shielded: bool = False) -> None:
+        """Start the reader (and keepalive) tasks in ``task_group``.
+
+        ``shielded``: the tasks run shielded from the group's cancellation
+        until :meth:`_stop_tasks`, and log a failure instead of raising it (for
+        a group the connection does not own: a server's, whose shutdown
+        closes each connection through its handler, and which one broken
+        connection must not bring down). The server starts them straight in
+        its own group because a task group of the connection's own would cost
+        about 5 KiB per idle connection (anyio on asyncio, measured).
+        """
+        if shielded:
+            self._reader_scope = anyio.CancelScope(shield=True)
+            task_group.start_soon(
+                self._run_contained,
+                self._reader_scope,
+                self._reader,
+                name=f"wsproto reader {self._path}",
+            )
+        else:
+            task_group.start_soon(self._reader, name=f"wsproto reader {self._path}")
         if self._ping_interval is not None:
-            task_group.start_soon(self._keepalive, name=f"wsproto keepalive {self._path}")
+            self._keepalive_scope = anyio.CancelScope(shield=shielded)
+            task_group.start_soon(
+                self._run_contained if shielded else self._run_in,
+                self._keepalive_scope,
+                self._keepalive,
+                name=f"wsproto keepalive {self._path}",
+            )
+
+    def _stop_tasks(self) -> None:
+        """Cancel the connection's tasks (the handler is done with it)."""
+        if self._reader_scope is not None:
+            self._reader_scope.cancel()
+        if self._keepalive_scope is not None:
+            self._keepalive_scope.cancel()
+
+    @staticmethod
+    async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
+        with scope:
+            await task()
+
+    @staticmethod
+    async def _run_contained(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
+        with scope:
+            try:
+                await task()
+            except Exception:
+                logger.exception("WebSocket connection task %s failed", task.__name__)
 
     async def _open_client(self) -> None:
         """Send the upgrade request and wait for the answer (client side)."""
@@ -854,20 +903,18 @@ class WebSocketConnection:
 
     async def _keepalive(self) -> None:
         assert self._ping_interval is not None
-        with anyio.CancelScope() as scope:
-            self._keepalive_scope = scope
-            await self._handshake_done.wait()
-            while self._close_reason is None:
-                await anyio.sleep(self._ping_interval)
-                try:
-                    with anyio.fail_after(self._ping_timeout):
-                        await self.ping()
-                except ConnectionClosed:
-                    return
-                except TimeoutError:
-                    # A peer that stops answering is gone (RFC 6455 §5.5.2 asks it to answer).
-                    await self._keepalive_timed_out()
-                    return
+        await self._handshake_done.wait()
+        while self._close_reason is None:
+            await anyio.sleep(self._ping_interval)
+            try:
+                with anyio.fail_after(self._ping_timeout):
+                    await self.ping()
+            except ConnectionClosed:
+                return
+            except TimeoutError:
+                # A peer that stops answering is gone (RFC 6455 §5.5.2 asks it to answer).
+                await self._keepalive_timed_out()
+                return
 
     async def _keepalive_timed_out(self) -> None:
         await self._fail_connection(1011, "keepalive ping timeout")

@@ -20,7 +20,6 @@ from ._compat import (
     TrioStreamLike,
     as_byte_stream,
     as_listener,
-    single_exception,
 )
 from ._connection import TaskSpawner, WebSocketConnection
 from ._errors import ConnectionClosed, Endpoint
@@ -160,6 +159,8 @@ class WebSocketServer:
         )
         self._max_connections = max_connections
         self._connections: set[WebSocketConnection] = set()
+        # Where handlers, and their connections' tasks, run.
+        self._task_group: TaskSpawner | None = None
 
     @property
     def port(self) -> int:
@@ -204,6 +205,7 @@ class WebSocketServer:
         try:
             async with anyio.create_task_group() as group:
                 spawner: Any = self._handler_nursery or group
+                self._task_group = spawner
                 for listener in self._listeners:
                     group.start_soon(listener.serve, self._handle_stream, spawner)
                 task_status.started(self)
@@ -217,29 +219,23 @@ class WebSocketServer:
     async def _handle_stream(self, stream: ByteStream) -> None:
         try:
             await self._serve_connection(stream)
-        except BaseExceptionGroup as group:
-            # Handler errors are dealt with inside; what is left is a
-            # cancellation (re-raised as itself) or a bug (logged: one broken
-            # connection must not take the server down).
-            exc = single_exception(group)
-            if isinstance(exc, anyio.get_cancelled_exc_class()):
-                raise exc from None
-            logger.error("WebSocket connection failed", exc_info=group)
+        except Exception:
+            # Handler errors are dealt with inside; what is left is a bug,
+            # logged: one broken connection must not take the server down.
+            logger.exception("WebSocket connection failed")
 
     async def _serve_connection(self, stream: ByteStream) -> None:
-        async with anyio.create_task_group() as group:
-            connection = self._settings.connection(stream, client=False)
-            # The connection's tasks run shielded from the server's
-            # cancellation: cancelled, the handler closes with 1001, and the
-            # reader must live on to see the client's answer (or the
-            # disconnect timeout) instead of dropping TCP under the close frame.
-            tasks_scope = anyio.CancelScope(shield=True)
-            group.start_soon(_run_shielded, connection, tasks_scope)
-            try:
-                await self._run_handler(connection)
-            finally:
-                tasks_scope.cancel()
-                group.cancel_scope.cancel()
+        assert self._task_group is not None
+        connection = self._settings.connection(stream, client=False)
+        # The connection's tasks run in the server's group, shielded from its
+        # cancellation: cancelled, the handler closes with 1001, and the
+        # reader must live on to see the client's answer (or the disconnect
+        # timeout) instead of dropping TCP under the close frame.
+        connection._start(self._task_group, shielded=True)
+        try:
+            await self._run_handler(connection)
+        finally:
+            connection._stop_tasks()
 
     async def _run_handler(self, connection: WebSocketConnection) -> None:
         event: Request | None = None
@@ -275,12 +271,6 @@ class WebSocketServer:
         finally:
             self._connections.discard(connection)
         await connection._close(1000, None)
-
-
-async def _run_shielded(connection: WebSocketConnection, scope: anyio.CancelScope) -> None:
-    with scope:
-        async with anyio.create_task_group() as group:
-            connection._start(group)
 
 
 async def serve_websocket(

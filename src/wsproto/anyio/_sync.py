@@ -20,7 +20,9 @@ class Mutex:
 
     def __init__(self) -> None:
         self._locked = False
-        self._waiters: deque[anyio.Event] = deque()
+        # Made on first contention: an idle connection holds three of these,
+        # and an empty deque is 600 bytes.
+        self._waiters: deque[anyio.Event] | None = None
 
     @property
     def locked(self) -> bool:
@@ -33,6 +35,8 @@ class Mutex:
             self._locked = True
             return
         turn = anyio.Event()
+        if self._waiters is None:
+            self._waiters = deque()
         self._waiters.append(turn)
         try:
             await turn.wait()
@@ -49,3 +53,36 @@ class Mutex:
             self._waiters.popleft().set()
         else:
             self._locked = False
+
+
+class Flag:
+    """A one-way flag tasks can wait for: an ``anyio.Event`` made only if someone waits.
+
+    A connection has several of these (handshake done, reader done ...) and
+    an ``anyio.Event`` on asyncio is 760 bytes; most are set before anyone
+    waits, or never waited for at all.
+    """
+
+    __slots__ = ("_event", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: anyio.Event | None = None
+
+    def is_set(self) -> bool:
+        """Whether :meth:`set` was called."""
+        return self._set
+
+    def set(self) -> None:
+        """Set the flag, waking every waiter."""
+        self._set = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        """Wait until the flag is set (at once, without yielding, if it is)."""
+        if self._set:
+            return
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
