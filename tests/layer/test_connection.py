@@ -406,6 +406,55 @@ async def test_message_chunks_keep_memory_bounded() -> None:
 
 
 @both_transports
+async def test_get_message_takes_a_message_larger_than_a_handover(transport: Transport) -> None:
+    # Over 1 MiB, the reader hands a message spanning many reads over in pieces.
+    frame_size = 65536
+    frames = 40  # 2.5 MiB
+    async with client_with_peer(transport, max_message_size=None) as (ws, peer, _):
+
+        async def send_message() -> None:
+            for i in range(frames):
+                last = i == frames - 1
+                await peer.send(BytesMessage(bytes([i]) * frame_size, message_finished=last))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                group.start_soon(send_message)
+                message = await ws.get_message()
+        assert message == b"".join(bytes([i]) * frame_size for i in range(frames))
+
+
+async def test_a_huge_message_nobody_takes_stops_the_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reader holds at most HANDOVER_SIZE of a message before handing it
+    # over, so with the queue full it stops reading: the peer's writes stall.
+    monkeypatch.setattr("wsproto.anyio._connection.HANDOVER_SIZE", 65536)
+    frame_size = 16384
+    frames = 1024  # 16 MiB
+    sent = 0
+    async with client_with_peer("memory", buffer=1, max_message_size=None) as (ws, peer, _):
+
+        async def send_message() -> None:
+            nonlocal sent
+            for i in range(frames):
+                last = i == frames - 1
+                await peer.send(BytesMessage(b"x" * frame_size, message_finished=last))
+                sent += 1
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send_message)
+            await anyio.wait_all_tasks_blocked()
+            # One piece queued, one waiting to be, one being gathered, a write in flight.
+            assert sent * frame_size < 4 * 65536
+            received = 0
+            async with aclosing(ws.message_chunks()) as chunks:
+                async for chunk in chunks:
+                    received += len(chunk)
+        assert received == frames * frame_size
+
+
+@both_transports
 async def test_message_chunks_of_a_message_that_arrived_whole(transport: Transport) -> None:
     async with client_with_peer(transport) as (ws, peer, _):
         await peer.send(TextMessage("whole"))
@@ -439,7 +488,11 @@ async def test_message_chunks_stopped_after_the_last_chunk_drop_nothing() -> Non
         assert await ws.get_message() == b"next message"
 
 
-async def test_message_chunks_continue_what_a_cancelled_get_message_started() -> None:
+async def test_message_chunks_continue_what_a_cancelled_get_message_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every read's share of a message is handed over at once, not in 1 MiB pieces.
+    monkeypatch.setattr("wsproto.anyio._connection.HANDOVER_SIZE", 1)
     async with client_with_peer("memory") as (ws, peer, _):
         await peer.send(TextMessage("one ", message_finished=False), Ping(b"sync"))
         assert await peer.expect(Pong) == Pong(b"sync")  # the first piece is queued

@@ -63,6 +63,9 @@ _ORDERLY_CLOSES = frozenset({1000, 1001, 1005})
 #: Longest wait, in seconds, for the application to finish with the messages
 #: received before the peer's close, before the close is answered.
 CLOSE_GRACE = 1.0
+#: A message arriving over several reads is handed to get_message() in pieces
+#: of about this size (message_chunks() gets each read's share at once).
+HANDOVER_SIZE = 1024 * 1024
 #: A rejection body kept for ConnectionRejected is cut at this size.
 MAX_REJECT_BODY = 65536
 
@@ -132,6 +135,11 @@ class WebSocketConnection:
         # type(anyio.Event()) is the running backend's Event class.
         self._event_class = type(anyio.Event())
         self._item_waiter: anyio.Event | None = None
+        # Items delivered and not yet taken (a hint that spares the consumer a
+        # receive_nowait() that would raise WouldBlock), and whether the queue
+        # has closed (then receive_nowait() reports the end).
+        self._undelivered = 0
+        self._queue_done = False
         # Our asyncio transport can also wake the consumer when bytes arrive
         # (see AsyncioStream.call_on_data): one event-loop iteration less per message.
         self._call_on_data: Callable[[Callable[[], object]], None] | None = getattr(
@@ -164,6 +172,8 @@ class WebSocketConnection:
         self._reader_scope: anyio.CancelScope | None = None
         # Reader side of the message in progress, and reassembly on the consumer side.
         self._parts: list[str | bytes] = []
+        self._parts_size = 0
+        self._chunk_consumer = False  # message_chunks() is running
         self._frames = 0
         self._streaming = False
         self._discarding = False  # a local limit failed the connection: drop data
@@ -271,6 +281,7 @@ class WebSocketConnection:
         lock = self._receive_lock
         await lock.acquire()
         unfinished = False  # part of a message handed over, its end not yet
+        self._chunk_consumer = True
         try:
             if self._abandoned:
                 await self._skip_abandoned()
@@ -293,6 +304,7 @@ class WebSocketConnection:
                     return
                 item = await self._next_item()
         finally:
+            self._chunk_consumer = False
             self._abandoned = unfinished
             lock.release()
 
@@ -307,7 +319,11 @@ class WebSocketConnection:
         items = self._items
         while True:
             try:
-                return items.receive_nowait()
+                if self._undelivered or self._queue_done:
+                    item = items.receive_nowait()
+                    self._undelivered -= 1
+                    return item
+                raise anyio.WouldBlock  # nothing queued: skip the call that would say so
             except anyio.WouldBlock:
                 waiter = self._item_waiter = self._event_class()
                 if self._call_on_data is not None:
@@ -326,6 +342,7 @@ class WebSocketConnection:
 
     def _close_queue(self) -> None:
         """No more items will come: wake the consumer so it sees the end."""
+        self._queue_done = True
         self._send_items.close()
         self._wake_consumer()
 
@@ -519,6 +536,7 @@ class WebSocketConnection:
         """Close; return whether the closing handshake finished within the timeout."""
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(self._disconnect_timeout) as scope:
+                self._queue_done = True
                 self._items.close()  # a local close discards messages not yet received
                 self._wake_consumer()
                 if self._close_reason is None:
@@ -738,17 +756,20 @@ class WebSocketConnection:
                     item: _Item = event.data
                 else:
                     parts.append(event.data)
+                    self._parts_size += len(event.data)
                     if event.frame_finished and self._max_fragments is not None:
                         self._frames += 1
                         if self._frames > self._max_fragments:
                             out.append(self._fail(1009, "too many fragments in one message"))
                             parts.clear()
+                            self._parts_size = 0
                             continue
                     if not event.message_finished:
                         continue
                     data = "".join(parts) if cls is TextMessage else b"".join(parts)  # type: ignore[arg-type]
                     item = _Fragment(data, True) if self._streaming else data
                     parts.clear()
+                    self._parts_size = 0
                     self._streaming = False
                     self._frames = 0
                 await self._deliver(item)
@@ -792,10 +813,13 @@ class WebSocketConnection:
                     self._reject_body += event.data[: MAX_REJECT_BODY - len(self._reject_body)]
                 if event.body_finished:
                     return self._rejected()
-        if parts:
-            # The rest of this message comes in a later read: hand over what we have.
+        if parts and (self._chunk_consumer or self._parts_size >= HANDOVER_SIZE):
+            # The rest of this message comes in a later read: hand over what
+            # we have, now if message_chunks() waits for it, else in pieces of
+            # HANDOVER_SIZE (each handover is a task switch, or several).
             data = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
             parts.clear()
+            self._parts_size = 0
             self._streaming = True
             await self._deliver(_Fragment(data, False))
         if out:
@@ -803,6 +827,10 @@ class WebSocketConnection:
         return True
 
     async def _deliver(self, item: _Item) -> None:
+        # Counted first: once a blocked send() below has a consumer's
+        # receive_nowait() pull the item into the buffer, it is there to take
+        # before this task runs again.
+        self._undelivered += 1
         try:
             self._send_items.send_nowait(item)
             self._wake_consumer()
@@ -811,12 +839,15 @@ class WebSocketConnection:
             try:
                 await self._send_items.send(item)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._undelivered -= 1
                 return
+            # (Cancelled, it may or may not have been taken: the count stays
+            # high, which costs a receive_nowait() that finds nothing.)
             # The item may have gone into the buffer rather than to a
             # consumer's hands: make sure a waiting consumer looks.
             self._wake_consumer()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass  # closed locally: nobody will read it
+            self._undelivered -= 1  # closed locally: nobody will read it
 
     def _fail(self, code: int, reason: str) -> bytes:
         """Start closing because of a local limit; return the close frame."""

@@ -321,12 +321,20 @@ class RawSocketStream(ByteStream):
         self._inner = inner
         self._sock: socket.socket = inner.extra(SocketAttribute.raw_socket)
         self._closed = False
+        self._drained = False
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         sock = self._sock
         while True:
             if self._closed:
                 raise anyio.ClosedResourceError
+            if self._drained:
+                # The last read took less than asked, so the socket was empty
+                # then and most likely still is: wait first instead of paying
+                # a system call and an exception to find out.
+                self._drained = False
+                await anyio.wait_readable(sock)
+                continue
             try:
                 data = sock.recv(max_bytes)
             except BlockingIOError:
@@ -336,6 +344,7 @@ class RawSocketStream(ByteStream):
                 raise anyio.BrokenResourceError from exc
             if not data:
                 raise anyio.EndOfStream
+            self._drained = len(data) < max_bytes
             return data
 
     async def send(self, item: bytes) -> None:
