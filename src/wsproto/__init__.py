@@ -90,6 +90,13 @@ class WSConnection:
 
     def events(self) -> Iterator[Event]:
         """Yield pending events (each an instance of a :class:`~wsproto.events.Event` subclass)."""
+        if self.connection is not None and not self.handshake._has_events:
+            # Open, the handshake's part done: the connection's own iterator,
+            # without a generator around it (this runs once per read).
+            return self.connection.events()
+        return self._all_events()
+
+    def _all_events(self) -> Iterator[Event]:
         yield from self.handshake.events()
         if self.connection is not None:
             yield from self.connection.events()

@@ -249,6 +249,11 @@ class H11Handshake:
                 )
             )
 
+    @property
+    def _has_events(self) -> bool:
+        """Whether :meth:`events` has anything to yield (for WSConnection.events)."""
+        return bool(self._events)
+
     def events(self) -> Iterator[Event]:
         """Yield the handshake events received so far (see :meth:`receive_data`)."""
         while self._events:

@@ -327,7 +327,7 @@ class WebSocketConnection:
             except anyio.WouldBlock:
                 waiter = self._item_waiter = self._event_class()
                 if self._call_on_data is not None:
-                    self._call_on_data(waiter.set)
+                    self._call_on_data(self._wake_consumer)
                 idle = self._consumer_idle
                 if idle is not None:
                     idle.set()  # the reader waits for this to answer a close
