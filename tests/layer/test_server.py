@@ -33,6 +33,7 @@ from anyio.abc import (
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.anyio import (
+    CloseReason,
     ConnectionClosed,
     ConnectionRejected,
     Endpoint,
@@ -45,7 +46,16 @@ from wsproto.anyio import (
     wrap_client_stream,
     wrap_server_stream,
 )
-from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Request,
+    TextMessage,
+)
+
+from .helpers import RawPeer
 
 pytestmark = pytest.mark.anyio
 
@@ -1080,3 +1090,76 @@ async def test_trio_stream_in_wrap_server_stream() -> None:
         async with open_websocket_url(f"ws://127.0.0.1:{port}/trio-stream") as ws:
             await assert_echoes(ws)
             await assert_echoes(ws, b"\xff" * 70_000)
+
+
+# Keepalive: one task pings every connection
+
+
+async def raw_client(port: int) -> RawPeer:
+    """A hand-driven client (the core over TCP) that has opened a connection."""
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    peer = RawPeer(stream, WSConnection(ConnectionType.CLIENT))
+    await peer.send(Request(host="127.0.0.1", target="/"))
+    await peer.expect(AcceptConnection)
+    return peer
+
+
+async def test_server_keepalive_pings_every_connection_and_measures_latency() -> None:
+    seen: list[WebSocketConnection] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        seen.append(ws)
+        await echo_all(ws)
+
+    async with running(
+        handler, ping_interval=0.05, ping_timeout=0.5, disconnect_timeout=1
+    ) as server:
+        peers = [await raw_client(server.port) for _ in range(3)]
+        with anyio.fail_after(10):
+            for _ in range(3):  # each answered, so the next one comes
+                for peer in peers:
+                    ping = await peer.expect(Ping)
+                    await peer.send(ping.response())
+        assert all(ws.closed is None and ws.latency is not None for ws in seen)
+        for peer in peers:
+            await peer.send(CloseConnection(1000))
+            await peer.finish()
+
+
+async def test_server_keepalive_closes_a_silent_connection_with_1011() -> None:
+    closed = anyio.Event()
+    reasons: list[CloseReason | None] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        try:
+            await ws.get_message()
+        except ConnectionClosed as exc:
+            reasons.append(exc.reason)
+            closed.set()
+
+    async with running(
+        handler, ping_interval=0.05, ping_timeout=0.2, disconnect_timeout=1
+    ) as server:
+        silent = await raw_client(server.port)
+        with anyio.fail_after(10):
+            await closed.wait()
+            events = await silent.drain()
+        await silent.stream.aclose()
+        assert reasons[0] is not None
+        assert reasons[0].code == 1011
+        assert isinstance(events[0], Ping)
+        closes = [event.code for event in events if isinstance(event, CloseConnection)]
+        assert closes[0] == 1011
+
+
+async def test_server_without_keepalive_sends_no_ping() -> None:
+    async with running(echo, ping_interval=None) as server:
+        peer = await raw_client(server.port)
+        await anyio.sleep(0.2)
+        await peer.send(BytesMessage(b"first"))
+        # The echo is the first thing the server sends: no ping came before it.
+        assert await peer.receive_message() == (b"first", 1)
+        await peer.send(CloseConnection(1000))
+        await peer.finish()

@@ -170,6 +170,8 @@ class WebSocketConnection:
         self._latency: float | None = None
         self._keepalive_scope: anyio.CancelScope | None = None
         self._reader_scope: anyio.CancelScope | None = None
+        self._keepalive_next: float | None = None  # server: when the next ping is due
+        self._keepalive_busy = False
         # Reader side of the message in progress, and reassembly on the consumer side.
         self._parts: list[str | bytes] = []
         self._parts_size = 0
@@ -597,13 +599,15 @@ class WebSocketConnection:
     def _start(self, task_group: TaskSpawner, *, shielded: bool = False) -> None:
         """Start the reader (and keepalive) tasks in ``task_group``.
 
-        ``shielded``: the tasks run shielded from the group's cancellation
-        until :meth:`_stop_tasks`, and log a failure instead of raising it (for
-        a group the connection does not own: a server's, whose shutdown
+        ``shielded`` (a server's connection): the reader runs shielded from
+        the group's cancellation until :meth:`_stop_tasks`, and logs a failure
+        instead of raising it (the group is the server's, whose shutdown
         closes each connection through its handler, and which one broken
-        connection must not bring down). The server starts them straight in
-        its own group because a task group of the connection's own would cost
-        about 5 KiB per idle connection (anyio on asyncio, measured).
+        connection must not bring down); keepalive is left to the server's
+        one task for all its connections (:meth:`_keepalive_due`). Each task
+        costs about 4 KiB and a task group 5 KiB per idle connection (anyio
+        on asyncio, measured), hence neither a group nor a keepalive task per
+        server connection.
         """
         if shielded:
             self._reader_scope = anyio.CancelScope(shield=True)
@@ -615,10 +619,10 @@ class WebSocketConnection:
             )
         else:
             task_group.start_soon(self._reader, name=f"wsproto reader {self._path}")
-        if self._ping_interval is not None:
-            self._keepalive_scope = anyio.CancelScope(shield=shielded)
+        if self._ping_interval is not None and not shielded:
+            self._keepalive_scope = anyio.CancelScope()
             task_group.start_soon(
-                self._run_contained if shielded else self._run_in,
+                self._run_in,
                 self._keepalive_scope,
                 self._keepalive,
                 name=f"wsproto keepalive {self._path}",
@@ -946,6 +950,33 @@ class WebSocketConnection:
                 # A peer that stops answering is gone (RFC 6455 §5.5.2 asks it to answer).
                 await self._keepalive_timed_out()
                 return
+
+    def _keepalive_due(self, now: float) -> bool:
+        """Whether a server's keepalive round should ping this connection now.
+
+        Due ``ping_interval`` after it was first seen open, then after each
+        ping's answer; never while a keepalive ping is in flight.
+        """
+        if self._keepalive_busy or self._ping_interval is None or self._ws.state is not _OPEN:
+            return False
+        if self._keepalive_next is None:
+            self._keepalive_next = now + self._ping_interval
+        return now >= self._keepalive_next
+
+    async def _keepalive_once(self) -> None:
+        """One keepalive ping, for a server's keepalive round (see _keepalive_due)."""
+        assert self._ping_interval is not None
+        self._keepalive_busy = True
+        try:
+            with anyio.fail_after(self._ping_timeout):
+                await self.ping()
+        except ConnectionClosed:
+            pass
+        except TimeoutError:
+            await self._keepalive_timed_out()
+        finally:
+            self._keepalive_busy = False
+            self._keepalive_next = time.monotonic() + self._ping_interval
 
     async def _keepalive_timed_out(self) -> None:
         await self._fail_connection(1011, "keepalive ping timeout")
