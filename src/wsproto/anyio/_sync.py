@@ -77,7 +77,8 @@ class Flag:
         """Set the flag, waking every waiter."""
         self._set = True
         if self._event is not None:
-            self._event.set()
+            self._event.set()  # its waiters hold it; the flag need not
+            self._event = None
 
     async def wait(self) -> None:
         """Wait until the flag is set (at once, without yielding, if it is)."""
