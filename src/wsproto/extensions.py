@@ -335,9 +335,7 @@ class PerMessageDeflate(Extension):
                 if out:
                     yield out
         except zlib.error as exc:
-            raise ProtocolFailure(
-                CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid compressed data: {exc}"
-            ) from None
+            raise _invalid_compressed_data(exc) from None
         if inflater.eof and len(inflater.unused_data) > 1:
             # After a final block zlib keeps whatever follows in unused_data,
             # which would grow without bound and count toward no size limit.
@@ -358,9 +356,7 @@ class PerMessageDeflate(Extension):
             # input decode to at most a few matches, so one bounded call does.
             out = inflater.decompress(_TAIL, INFLATE_CHUNK_SIZE)
         except zlib.error as exc:
-            raise ProtocolFailure(
-                CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid compressed data: {exc}"
-            ) from None
+            raise _invalid_compressed_data(exc) from None
         self._end_inflated_message(inflater)
         if out:
             yield out
@@ -401,9 +397,7 @@ class PerMessageDeflate(Extension):
         try:
             out = inflater.decompress(data + _TAIL, INFLATE_CHUNK_SIZE)
         except zlib.error as exc:
-            raise ProtocolFailure(
-                CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid compressed data: {exc}"
-            ) from None
+            raise _invalid_compressed_data(exc) from None
         # Short of the bound, zlib ran out of input: the message is complete.
         if len(out) < INFLATE_CHUNK_SIZE:
             self._end_inflated_message(inflater)
@@ -424,9 +418,7 @@ class PerMessageDeflate(Extension):
                 if out:
                     yield out
         except zlib.error as exc:
-            raise ProtocolFailure(
-                CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid compressed data: {exc}"
-            ) from None
+            raise _invalid_compressed_data(exc) from None
         self._end_inflated_message(inflater)
 
     def frame_inbound_payload_data(self, proto: FrameProtocol, data: bytes) -> bytes | CloseReason:
@@ -566,3 +558,10 @@ def _slices(data: bytes) -> Iterator[memoryview]:
 
 #: Maps every supported extension name to its class.
 SUPPORTED_EXTENSIONS: dict[str, type[Extension]] = {PerMessageDeflate.name: PerMessageDeflate}
+
+
+def _invalid_compressed_data(exc: zlib.error) -> ProtocolFailure:
+    """The failure (1007) for a payload zlib cannot inflate."""
+    return ProtocolFailure(
+        CloseReason.INVALID_FRAME_PAYLOAD_DATA, f"invalid compressed data: {exc}"
+    )

@@ -429,7 +429,7 @@ async def test_a_huge_message_nobody_takes_stops_the_reader(
 ) -> None:
     # The reader holds at most HANDOVER_SIZE of a message before handing it
     # over, so with the queue full it stops reading: the peer's writes stall.
-    monkeypatch.setattr("wsproto.anyio._connection.HANDOVER_SIZE", 65536)
+    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 65536)
     frame_size = 16384
     frames = 1024  # 16 MiB
     sent = 0
@@ -492,7 +492,7 @@ async def test_message_chunks_continue_what_a_cancelled_get_message_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Every read's share of a message is handed over at once, not in 1 MiB pieces.
-    monkeypatch.setattr("wsproto.anyio._connection.HANDOVER_SIZE", 1)
+    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 1)
     async with client_with_peer("memory") as (ws, peer, _):
         await peer.send(TextMessage("one ", message_finished=False), Ping(b"sync"))
         assert await peer.expect(Pong) == Pong(b"sync")  # the first piece is queued

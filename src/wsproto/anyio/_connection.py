@@ -1,17 +1,11 @@
 """WebSocketConnection: one WebSocket over any anyio byte stream.
 
 One reader task per connection reads the transport, feeds the core, writes
-what the core answers (pongs, the close reply) and puts received messages on
-a bounded memory-object stream. When that stream is full the reader waits
-before reading again, so a slow consumer slows the peer down through TCP
-instead of growing memory.
-
-Messages that arrive whole in one read go on the stream as ``str``/``bytes``;
-a message spread over several reads goes as fragments (the pieces of each
-read joined), which :meth:`WebSocketConnection.get_message` reassembles and
-:meth:`WebSocketConnection.message_chunks` hands over one by one. The core
-enforces ``max_message_size`` as data arrives, so a too-big message fails with
-1009 before it is buffered.
+what the core answers (pongs, the close reply) and hands received messages to
+the connection's inbox (``_inbox.py``): a bounded queue, so a slow consumer
+slows the peer down through TCP instead of growing memory. The core enforces
+``max_message_size`` as data arrives, so a too-big message fails with 1009
+before it is buffered.
 """
 
 from __future__ import annotations
@@ -47,6 +41,7 @@ from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
+from ._inbox import Inbox, TooManyFragments
 from ._sync import Flag, Mutex
 
 __all__ = ["WebSocketConnection"]
@@ -63,9 +58,6 @@ _ORDERLY_CLOSES = frozenset({1000, 1001, 1005})
 #: Longest wait, in seconds, for the application to finish with the messages
 #: received before the peer's close, before the close is answered.
 CLOSE_GRACE = 1.0
-#: A message arriving over several reads is handed to get_message() in pieces
-#: of about this size (message_chunks() gets each read's share at once).
-HANDOVER_SIZE = 1024 * 1024
 #: A rejection body kept for ConnectionRejected is cut at this size.
 MAX_REJECT_BODY = 65536
 
@@ -76,17 +68,6 @@ MAX_REJECT_BODY = 65536
 TaskSpawner: TypeAlias = Any
 
 
-class _Fragment:
-    """A piece of a message that did not arrive in one read."""
-
-    __slots__ = ("data", "last")
-
-    def __init__(self, data: str | bytes, last: bool) -> None:
-        self.data = data
-        self.last = last
-
-
-_Item = str | bytes | _Fragment
 _Aborted = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
 
 
@@ -127,26 +108,14 @@ class WebSocketConnection:
         self._client_subprotocols = list(client_subprotocols or ())
         self._client_extra_headers = list(client_extra_headers or ())
         self._client_extensions = list(client_extensions or ())
-        self._send_items, self._items = anyio.create_memory_object_stream[_Item](message_queue_size)
-        # The consumer waits for the next item on an event the reader sets,
-        # rather than in MemoryObjectReceiveStream.receive(), which checkpoints
-        # first and builds an anyio.Event through a backend lookup (3.3 µs on
-        # asyncio, measured): per message, that was a third of our own cost.
-        # type(anyio.Event()) is the running backend's Event class.
-        self._event_class = type(anyio.Event())
-        self._item_waiter: anyio.Event | None = None
-        # Items delivered and not yet taken (a hint that spares the consumer a
-        # receive_nowait() that would raise WouldBlock), and whether the queue
-        # has closed (then receive_nowait() reports the end).
-        self._undelivered = 0
-        self._queue_done = False
-        # Our asyncio transport can also wake the consumer when bytes arrive
-        # (see AsyncioStream.call_on_data): one event-loop iteration less per message.
-        self._call_on_data: Callable[[Callable[[], object]], None] | None = getattr(
-            stream, "call_on_data", None
+        self._inbox = Inbox(
+            message_queue_size,
+            max_fragments,
+            self._ended,
+            # Our asyncio transport can also wake a waiting consumer when bytes
+            # arrive: one event-loop iteration less per message.
+            getattr(stream, "call_on_data", None),
         )
-        self._consumer_idle: anyio.Event | None = None
-        self._max_fragments = max_fragments
         self._receive_size = receive_buffer_size or DEFAULT_RECEIVE_SIZE
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -157,7 +126,6 @@ class WebSocketConnection:
         # _message_lock throughout, so pings can still go out between fragments.
         self._send_lock = Mutex()
         self._message_lock = Mutex()
-        self._receive_lock = Mutex()
         self._close_reason: CloseReason | None = None
         self._reader_done = Flag()
         self._handshake_done = Flag()
@@ -172,15 +140,7 @@ class WebSocketConnection:
         self._reader_scope: anyio.CancelScope | None = None
         self._keepalive_next: float | None = None  # server: when the next ping is due
         self._keepalive_busy = False
-        # Reader side of the message in progress, and reassembly on the consumer side.
-        self._parts: list[str | bytes] = []
-        self._parts_size = 0
-        self._chunk_consumer = False  # message_chunks() is running
-        self._frames = 0
-        self._streaming = False
         self._discarding = False  # a local limit failed the connection: drop data
-        self._partial: list[str | bytes] = []
-        self._abandoned = False  # message_chunks stopped mid-message: drop the rest
         self._reject_status: int | None = None
         self._reject_headers: Headers = []
         self._reject_body = bytearray()
@@ -251,27 +211,9 @@ class WebSocketConnection:
         :class:`~wsproto.anyio.ConnectionClosed`. Cancelling it loses nothing:
         a message partly received is completed by the next call.
         """
-        lock = self._receive_lock
-        await lock.acquire()
-        try:
-            if self._abandoned:
-                await self._skip_abandoned()
-            item = await self._next_item()
-            if not isinstance(item, _Fragment):
-                return item
-            partial = self._partial
-            partial.append(item.data)
-            while not item.last:
-                item = await self._next_item()
-                assert isinstance(item, _Fragment)
-                partial.append(item.data)
-            message = "".join(partial) if isinstance(partial[0], str) else b"".join(partial)  # type: ignore[arg-type]
-            partial.clear()
-            return message
-        finally:
-            lock.release()
+        return await self._inbox.get_message()
 
-    async def message_chunks(self) -> AsyncGenerator[str | bytes, None]:
+    def message_chunks(self) -> AsyncGenerator[str | bytes, None]:
         """Receive the next message as it arrives, piece by piece.
 
         ``async for chunk in ws.message_chunks(): ...`` yields ``str`` (text)
@@ -280,79 +222,10 @@ class WebSocketConnection:
         to stop early, iterate inside ``async with contextlib.aclosing(ws.message_chunks())``
         so that the generator is closed at once (trio warns otherwise).
         """
-        lock = self._receive_lock
-        await lock.acquire()
-        unfinished = False  # part of a message handed over, its end not yet
-        self._chunk_consumer = True
-        try:
-            if self._abandoned:
-                await self._skip_abandoned()
-            if self._partial:
-                pending, self._partial = self._partial, []
-                unfinished = True
-                for piece in pending:
-                    yield piece
-                item = await self._next_item()
-            else:
-                item = await self._next_item()
-                if not isinstance(item, _Fragment):
-                    yield item
-                    return
-            while True:
-                assert isinstance(item, _Fragment)
-                unfinished = not item.last
-                yield item.data
-                if item.last:
-                    return
-                item = await self._next_item()
-        finally:
-            self._chunk_consumer = False
-            self._abandoned = unfinished
-            lock.release()
+        return self._inbox.chunks()
 
-    async def _skip_abandoned(self) -> None:
-        """Drop the rest of a message whose chunks the application stopped taking."""
-        while self._abandoned:
-            item = await self._next_item()
-            assert isinstance(item, _Fragment)
-            self._abandoned = not item.last
-
-    async def _next_item(self) -> _Item:
-        items = self._items
-        while True:
-            try:
-                if self._undelivered or self._queue_done:
-                    item = items.receive_nowait()
-                    self._undelivered -= 1
-                    return item
-                raise anyio.WouldBlock  # nothing queued: skip the call that would say so
-            except anyio.WouldBlock:
-                waiter = self._item_waiter = self._event_class()
-                if self._call_on_data is not None:
-                    self._call_on_data(self._wake_consumer)
-                idle = self._consumer_idle
-                if idle is not None:
-                    idle.set()  # the reader waits for this to answer a close
-                await waiter.wait()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                items.close()
-                # A scope cancelled as the connection went down (its reader
-                # ends with the task group) is reported as the cancellation:
-                # anyio does not cancel a task whose wait just completed.
-                await anyio.lowlevel.checkpoint_if_cancelled()
-                raise ConnectionClosed(self._close_reason) from None
-
-    def _close_queue(self) -> None:
-        """No more items will come: wake the consumer so it sees the end."""
-        self._queue_done = True
-        self._send_items.close()
-        self._wake_consumer()
-
-    def _wake_consumer(self) -> None:
-        waiter = self._item_waiter
-        if waiter is not None:
-            self._item_waiter = None
-            waiter.set()
+    def _ended(self) -> ConnectionClosed:
+        return ConnectionClosed(self._close_reason)
 
     def __aiter__(self) -> WebSocketConnection:
         return self
@@ -538,9 +411,7 @@ class WebSocketConnection:
         """Close; return whether the closing handshake finished within the timeout."""
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(self._disconnect_timeout) as scope:
-                self._queue_done = True
-                self._items.close()  # a local close discards messages not yet received
-                self._wake_consumer()
+                self._inbox.discard()  # a local close drops messages not yet received
                 if self._close_reason is None:
                     self._close_reason = CloseReason(code, reason)
                     if self._ws.state is _OPEN:
@@ -572,8 +443,8 @@ class WebSocketConnection:
         """Close the transport now; the connection is over (1006 unless known)."""
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
-        self._close_queue()
-        self._items.close()
+        self._inbox.end()
+        self._inbox.discard()
         self._wake_pings()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
@@ -738,7 +609,7 @@ class WebSocketConnection:
         self._decided.set()
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
-        self._close_queue()
+        self._inbox.end()
         self._wake_pings()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
@@ -748,7 +619,7 @@ class WebSocketConnection:
     async def _dispatch(self, events: Iterable[Event]) -> bool:
         """Handle events; False once the reader should stop."""
         out: list[bytes] = []
-        parts = self._parts
+        inbox = self._inbox
         ws = self._ws
         for event in events:
             cls = type(event)
@@ -756,27 +627,13 @@ class WebSocketConnection:
                 assert isinstance(event, Message)
                 if self._discarding:
                     continue
-                if event.message_finished and not parts and not self._streaming:
-                    item: _Item = event.data
-                else:
-                    parts.append(event.data)
-                    self._parts_size += len(event.data)
-                    if event.frame_finished and self._max_fragments is not None:
-                        self._frames += 1
-                        if self._frames > self._max_fragments:
-                            out.append(self._fail(1009, "too many fragments in one message"))
-                            parts.clear()
-                            self._parts_size = 0
-                            continue
-                    if not event.message_finished:
-                        continue
-                    data = "".join(parts) if cls is TextMessage else b"".join(parts)  # type: ignore[arg-type]
-                    item = _Fragment(data, True) if self._streaming else data
-                    parts.clear()
-                    self._parts_size = 0
-                    self._streaming = False
-                    self._frames = 0
-                await self._deliver(item)
+                try:
+                    item = inbox.add(event)
+                except TooManyFragments:
+                    out.append(self._fail(1009, "too many fragments in one message"))
+                    continue
+                if item is not None:
+                    await inbox.deliver(item)
             elif cls is Ping:
                 assert isinstance(event, Ping)
                 if ws.state is _OPEN:
@@ -817,48 +674,19 @@ class WebSocketConnection:
                     self._reject_body += event.data[: MAX_REJECT_BODY - len(self._reject_body)]
                 if event.body_finished:
                     return self._rejected()
-        if parts and (self._chunk_consumer or self._parts_size >= HANDOVER_SIZE):
-            # The rest of this message comes in a later read: hand over what
-            # we have, now if message_chunks() waits for it, else in pieces of
-            # HANDOVER_SIZE (each handover is a task switch, or several).
-            data = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
-            parts.clear()
-            self._parts_size = 0
-            self._streaming = True
-            await self._deliver(_Fragment(data, False))
+        unfinished = inbox.take_unfinished()
+        if unfinished is not None:
+            await inbox.deliver(unfinished)
         if out:
             await self._write(b"".join(out))
         return True
-
-    async def _deliver(self, item: _Item) -> None:
-        # Counted first: once a blocked send() below has a consumer's
-        # receive_nowait() pull the item into the buffer, it is there to take
-        # before this task runs again.
-        self._undelivered += 1
-        try:
-            self._send_items.send_nowait(item)
-            self._wake_consumer()
-        except anyio.WouldBlock:
-            # Back-pressure: the consumer is behind, so stop reading until it catches up.
-            try:
-                await self._send_items.send(item)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._undelivered -= 1
-                return
-            # (Cancelled, it may or may not have been taken: the count stays
-            # high, which costs a receive_nowait() that finds nothing.)
-            # The item may have gone into the buffer rather than to a
-            # consumer's hands: make sure a waiting consumer looks.
-            self._wake_consumer()
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self._undelivered -= 1  # closed locally: nobody will read it
 
     def _fail(self, code: int, reason: str) -> bytes:
         """Start closing because of a local limit; return the close frame."""
         self._discarding = True
         if self._close_reason is None:
             self._close_reason = CloseReason(code, reason)
-        self._close_queue()
+        self._inbox.end()
         try:
             return self._ws.send(CloseConnection(code, reason))
         except LocalProtocolError:
@@ -891,7 +719,7 @@ class WebSocketConnection:
             # never sent, RFC 6455 §7.4.1: it is the core reporting the end of
             # the transport, which changes nothing once the reason is known.)
             self._close_reason = CloseReason(event.code, event.reason or None)
-        self._close_queue()
+        self._inbox.end()
         if self.is_client:
             # RFC 6455 §7.1.1: the server closes TCP first; give it a moment.
             with anyio.move_on_after(self._disconnect_timeout):
@@ -912,12 +740,7 @@ class WebSocketConnection:
         orderly close from the peer there is no point: it discards what we
         send once it has sent its close, §1.4.)
         """
-        if self._item_waiter is not None and not self._items.statistics().current_buffer_used:
-            return  # the consumer is already waiting: nothing is in hand
-        idle = self._consumer_idle = self._event_class()
-        with anyio.move_on_after(min(CLOSE_GRACE, self._disconnect_timeout)):
-            await idle.wait()
-        self._consumer_idle = None
+        await self._inbox.wait_consumer_idle(min(CLOSE_GRACE, self._disconnect_timeout))
 
     async def _handshake_failed(self, exc: RemoteProtocolError) -> None:
         error = HandshakeError(f"the opening handshake failed: {exc}")
@@ -941,15 +764,7 @@ class WebSocketConnection:
         await self._handshake_done.wait()
         while self._close_reason is None:
             await anyio.sleep(self._ping_interval)
-            try:
-                with anyio.fail_after(self._ping_timeout):
-                    await self.ping()
-            except ConnectionClosed:
-                return
-            except TimeoutError:
-                # A peer that stops answering is gone (RFC 6455 §5.5.2 asks it to answer).
-                await self._keepalive_timed_out()
-                return
+            await self._keepalive_once()
 
     def _keepalive_due(self, now: float) -> bool:
         """Whether a server's keepalive round should ping this connection now.
@@ -964,7 +779,7 @@ class WebSocketConnection:
         return now >= self._keepalive_next
 
     async def _keepalive_once(self) -> None:
-        """One keepalive ping, for a server's keepalive round (see _keepalive_due)."""
+        """One keepalive ping: closes the connection with 1011 if its pong does not come."""
         assert self._ping_interval is not None
         self._keepalive_busy = True
         try:
@@ -973,6 +788,7 @@ class WebSocketConnection:
         except ConnectionClosed:
             pass
         except TimeoutError:
+            # A peer that stops answering is gone (RFC 6455 §5.5.2 asks it to answer).
             await self._keepalive_timed_out()
         finally:
             self._keepalive_busy = False
@@ -986,7 +802,7 @@ class WebSocketConnection:
         with anyio.CancelScope(shield=True):
             if self._close_reason is None:
                 self._close_reason = CloseReason(code, reason)
-                self._close_queue()
+                self._inbox.end()
                 with anyio.move_on_after(1):
                     try:
                         await self._write_close(CloseConnection(code, reason))

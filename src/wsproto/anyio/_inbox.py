@@ -1,0 +1,286 @@
+"""The inbox: received messages on their way from the reader task to the application.
+
+The reader gathers the pieces of each message (:meth:`Inbox.add`) and hands
+finished messages over through a bounded memory-object stream
+(:meth:`Inbox.deliver`); when the stream is full the reader waits, stops
+reading, and a slow consumer slows the peer down through TCP instead of
+growing memory.
+
+A message that arrives whole in one read goes over as ``str``/``bytes``. One
+spread over several reads is gathered and goes over whole, or, while
+:meth:`Inbox.chunks` runs or once ``HANDOVER_SIZE`` is gathered, as
+:class:`Fragment` s, which :meth:`Inbox.get_message` reassembles and
+:meth:`Inbox.chunks` hands over one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import anyio
+
+from wsproto.events import Message, TextMessage
+
+from ._sync import Mutex
+
+__all__ = ["HANDOVER_SIZE", "Fragment", "Inbox", "TooManyFragments"]
+
+#: A message arriving over several reads is handed to get_message() in pieces
+#: of about this size (chunks() gets each read's share at once).
+HANDOVER_SIZE = 1024 * 1024
+
+
+class Fragment:
+    """A piece of a message handed over before its end."""
+
+    __slots__ = ("data", "last")
+
+    def __init__(self, data: str | bytes, last: bool) -> None:
+        self.data = data
+        self.last = last
+
+
+Item = str | bytes | Fragment
+
+
+class TooManyFragments(Exception):
+    """A message came in more frames than ``max_fragments``."""
+
+
+class Inbox:
+    """Received messages between one producer (the reader) and the application.
+
+    ``ended`` makes the exception the consumer gets once the inbox is closed
+    and empty; ``call_on_data`` is the transport's hook that wakes a waiting
+    consumer as soon as bytes arrive (see ``AsyncioStream.call_on_data``).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        max_fragments: int | None,
+        ended: Callable[[], BaseException],
+        call_on_data: Callable[[Callable[[], object]], None] | None,
+    ) -> None:
+        self._send_items, self._items = anyio.create_memory_object_stream[Item](size)
+        self._max_fragments = max_fragments
+        self._ended = ended
+        self._call_on_data = call_on_data
+        # The consumer waits for the next item on an event the reader sets,
+        # rather than in MemoryObjectReceiveStream.receive(), which checkpoints
+        # first and builds an anyio.Event through a backend lookup (3.3 µs on
+        # asyncio, measured): per message, that was a third of our own cost.
+        # type(anyio.Event()) is the running backend's Event class.
+        self._event_class = type(anyio.Event())
+        self._item_waiter: anyio.Event | None = None
+        self._consumer_idle: anyio.Event | None = None
+        # Items delivered and not yet taken (a hint that spares the consumer a
+        # receive_nowait() that would raise WouldBlock), and whether the queue
+        # has closed (then receive_nowait() reports the end).
+        self._undelivered = 0
+        self._done = False
+        self._lock = Mutex()
+        # The reader's side of the message in progress...
+        self._parts: list[str | bytes] = []
+        self._parts_size = 0
+        self._frames = 0
+        self._streaming = False  # part of it went over already
+        self._chunk_consumer = False  # chunks() is running
+        # ...and the consumer's.
+        self._partial: list[str | bytes] = []
+        self._abandoned = False  # chunks() stopped mid-message: drop the rest
+
+    # The consumer's side
+
+    async def get_message(self) -> str | bytes:
+        """The next message, whole (see WebSocketConnection.get_message)."""
+        lock = self._lock
+        await lock.acquire()
+        try:
+            if self._abandoned:
+                await self._skip_abandoned()
+            item = await self._next_item()
+            if not isinstance(item, Fragment):
+                return item
+            partial = self._partial
+            partial.append(item.data)
+            while not item.last:
+                item = await self._next_item()
+                assert isinstance(item, Fragment)
+                partial.append(item.data)
+            message = "".join(partial) if isinstance(partial[0], str) else b"".join(partial)  # type: ignore[arg-type]
+            partial.clear()
+            return message
+        finally:
+            lock.release()
+
+    async def chunks(self) -> AsyncGenerator[str | bytes, None]:
+        """The next message piece by piece (see WebSocketConnection.message_chunks)."""
+        lock = self._lock
+        await lock.acquire()
+        unfinished = False  # part of a message handed over, its end not yet
+        self._chunk_consumer = True
+        try:
+            if self._abandoned:
+                await self._skip_abandoned()
+            if self._partial:
+                pending, self._partial = self._partial, []
+                unfinished = True
+                for piece in pending:
+                    yield piece
+                item = await self._next_item()
+            else:
+                item = await self._next_item()
+                if not isinstance(item, Fragment):
+                    yield item
+                    return
+            while True:
+                assert isinstance(item, Fragment)
+                unfinished = not item.last
+                yield item.data
+                if item.last:
+                    return
+                item = await self._next_item()
+        finally:
+            self._chunk_consumer = False
+            self._abandoned = unfinished
+            lock.release()
+
+    async def _skip_abandoned(self) -> None:
+        """Drop the rest of a message whose chunks the application stopped taking."""
+        while self._abandoned:
+            item = await self._next_item()
+            assert isinstance(item, Fragment)
+            self._abandoned = not item.last
+
+    async def _next_item(self) -> Item:
+        items = self._items
+        while True:
+            try:
+                if self._undelivered or self._done:
+                    item = items.receive_nowait()
+                    self._undelivered -= 1
+                    return item
+                raise anyio.WouldBlock  # nothing queued: skip the call that would say so
+            except anyio.WouldBlock:
+                waiter = self._item_waiter = self._event_class()
+                if self._call_on_data is not None:
+                    self._call_on_data(self.wake_consumer)
+                idle = self._consumer_idle
+                if idle is not None:
+                    idle.set()  # the reader waits for this to answer a close
+                await waiter.wait()
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                items.close()
+                # A scope cancelled as the connection went down is reported as
+                # the cancellation: anyio does not cancel a task whose wait
+                # just completed.
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                raise self._ended() from None
+
+    def wake_consumer(self) -> None:
+        """Have a consumer waiting for an item look again."""
+        waiter = self._item_waiter
+        if waiter is not None:
+            self._item_waiter = None
+            waiter.set()
+
+    # The reader's side
+
+    def add(self, event: Message[Any]) -> Item | None:
+        """Take a received piece of a message; return what to deliver now, if anything.
+
+        Raises:
+            TooManyFragments: past ``max_fragments`` frames (the message is dropped).
+        """
+        parts = self._parts
+        data: str | bytes = event.data
+        if event.message_finished and not parts and not self._streaming:
+            return data
+        parts.append(data)
+        self._parts_size += len(data)
+        if event.frame_finished and self._max_fragments is not None:
+            self._frames += 1
+            if self._frames > self._max_fragments:
+                parts.clear()
+                self._parts_size = 0
+                raise TooManyFragments
+        if not event.message_finished:
+            return None
+        data = "".join(parts) if type(event) is TextMessage else b"".join(parts)  # type: ignore[arg-type]
+        parts.clear()
+        self._parts_size = 0
+        self._frames = 0
+        if self._streaming:
+            self._streaming = False
+            return Fragment(data, True)
+        return data
+
+    def take_unfinished(self) -> Fragment | None:
+        """After a read: the gathered part of an unfinished message, if it should go over now.
+
+        It should when chunks() waits for it, or once HANDOVER_SIZE has
+        gathered (each handover costs a task switch, or several).
+        """
+        parts = self._parts
+        if not parts or not (self._chunk_consumer or self._parts_size >= HANDOVER_SIZE):
+            return None
+        data = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
+        parts.clear()
+        self._parts_size = 0
+        self._streaming = True
+        return Fragment(data, False)
+
+    async def deliver(self, item: Item) -> None:
+        """Queue ``item``, waiting while the queue is full (back-pressure)."""
+        # Counted first: once a blocked send() below has a consumer's
+        # receive_nowait() pull the item into the buffer, it is there to take
+        # before this task runs again.
+        self._undelivered += 1
+        try:
+            self._send_items.send_nowait(item)
+            self.wake_consumer()
+        except anyio.WouldBlock:
+            try:
+                await self._send_items.send(item)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._undelivered -= 1
+                return
+            # (Cancelled, it may or may not have been taken: the count stays
+            # high, which costs a receive_nowait() that finds nothing.)
+            # The item may have gone into the buffer rather than to a
+            # consumer's hands: make sure a waiting consumer looks.
+            self.wake_consumer()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._undelivered -= 1  # closed locally: nobody will read it
+
+    def end(self) -> None:
+        """No more items will come: the consumer gets the rest, then ``ended()``."""
+        self._done = True
+        self._send_items.close()
+        self.wake_consumer()
+
+    def discard(self) -> None:
+        """Drop whatever was not received yet: the consumer gets ``ended()`` at once."""
+        self._done = True
+        self._items.close()
+        self.wake_consumer()
+
+    def queued(self) -> int:
+        """How many items wait in the queue."""
+        return self._items.statistics().current_buffer_used
+
+    @property
+    def consumer_waiting(self) -> bool:
+        """Whether a consumer waits for the next item."""
+        return self._item_waiter is not None
+
+    async def wait_consumer_idle(self, timeout: float) -> None:
+        """Wait, ``timeout`` at most, until the consumer has taken every item and waits again."""
+        if self.consumer_waiting and not self.queued():
+            return
+        idle = self._consumer_idle = self._event_class()
+        with anyio.move_on_after(timeout):
+            await idle.wait()
+        self._consumer_idle = None
