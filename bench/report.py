@@ -22,6 +22,8 @@ from bench.procs import ROOT, median
 
 DOCS_PAGE = ROOT / "docs" / "performance.md"
 CHART = ROOT / "docs" / "_static" / "performance.png"
+#: Hand-written notes on the targets not met, included after the targets table.
+LIMITS = ROOT / "bench" / "limits.md"
 NOISY = 0.25  # a spread (max - min over reps) beyond this share of the median is marked ±
 
 
@@ -388,6 +390,8 @@ def docs_page(results: dict[str, Any], source: str) -> str:
     lines = [INTRO]
     lines += [*machine_lines(results), f"- Results: `{source}`", ""]
     lines += ["## Targets", "", *targets_section(results), ""]
+    if LIMITS.exists():
+        lines += [LIMITS.read_text().strip(), ""]
     lines += [
         (
             "![Core throughput relative to wsproto 1.3.2, and server CPU per round trip]"
