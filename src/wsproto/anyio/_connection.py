@@ -82,6 +82,46 @@ class WebSocketConnection:
     closed.
     """
 
+    # Slots: an idle server holds one of these per connection, and the
+    # instance dict of this many attributes alone was 1.5 KiB.
+    __slots__ = (
+        "__weakref__",
+        "_client_extensions",
+        "_client_extra_headers",
+        "_client_subprotocols",
+        "_close_reason",
+        "_decided",
+        "_discarding",
+        "_disconnect_timeout",
+        "_handshake_done",
+        "_handshake_error",
+        "_handshake_headers",
+        "_host",
+        "_inbox",
+        "_keepalive_busy",
+        "_keepalive_next",
+        "_keepalive_scope",
+        "_latency",
+        "_local",
+        "_message_lock",
+        "_path",
+        "_ping_interval",
+        "_ping_timeout",
+        "_pings",
+        "_reader_done",
+        "_reader_scope",
+        "_receive_size",
+        "_reject_body",
+        "_reject_headers",
+        "_reject_status",
+        "_remote",
+        "_request",
+        "_send_lock",
+        "_stream",
+        "_subprotocol",
+        "_ws",
+    )
+
     def __init__(
         self,
         stream: ByteStream,
