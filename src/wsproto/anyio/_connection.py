@@ -315,7 +315,8 @@ class WebSocketConnection:
             await self._send_fragments(message)
             return
         lock = self._message_lock
-        await lock.acquire()
+        if not lock.try_acquire():
+            await lock.acquire()
         try:
             await self._send(event)
         finally:
@@ -402,7 +403,8 @@ class WebSocketConnection:
     async def _send(self, event: Event) -> None:
         """Serialize ``event`` and write it; the order of writes is the order of send()."""
         lock = self._send_lock
-        await lock.acquire()
+        if not lock.try_acquire():
+            await lock.acquire()
         try:
             try:
                 data = self._ws.send(event)

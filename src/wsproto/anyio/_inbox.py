@@ -96,7 +96,8 @@ class Inbox:
     async def get_message(self) -> str | bytes:
         """The next message, whole (see WebSocketConnection.get_message)."""
         lock = self._lock
-        await lock.acquire()
+        if not lock.try_acquire():
+            await lock.acquire()
         try:
             if self._abandoned:
                 await self._skip_abandoned()
