@@ -12,7 +12,6 @@ process of its own environment, pinned to the second CPU.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -141,12 +140,10 @@ class Runner:
 
 def worker(adapter_name: str) -> None:
     procs.pin(1)
-    try:
-        adapter = importlib.import_module(f"bench.adapters.{adapter_name}")
-        hello = {"ok": True, "versions": adapter.versions(), "python": sys.version.split()[0]}
-    except Exception as exc:
-        procs.serve_commands(lambda _: {"ok": False}, {"ok": False, "error": repr(exc)[:400]})
+    loaded = procs.load_adapter(adapter_name)
+    if loaded is None:
         return
+    adapter, hello = loaded
     runner = Runner(adapter)
     procs.serve_commands(lambda command: runner.run(command["cell"], command["seconds"]), hello)
 

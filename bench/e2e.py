@@ -229,12 +229,10 @@ def worker(role: str, name: str, port: str | None = None) -> None:
         adapter.serve(HOST, int(port or 0), contender.options)
         return
     procs.pin(CLIENT_CPU)
-    try:
-        adapter = importlib.import_module(f"bench.adapters.{contender.adapter}")
-        hello = {"ok": True, "versions": adapter.versions(), "python": sys.version.split()[0]}
-    except Exception as exc:
-        procs.serve_commands(lambda _: {"ok": False}, {"ok": False, "error": repr(exc)[:400]})
+    loaded = procs.load_adapter(contender.adapter)
+    if loaded is None:
         return
+    adapter, hello = loaded
     procs.serve_commands(lambda command: adapter.client(command, contender.options), hello)
 
 

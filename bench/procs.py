@@ -115,6 +115,23 @@ def serve_commands(
         out.flush()
 
 
+def load_adapter(name: str) -> tuple[Any, dict[str, Any]] | None:
+    """Import ``bench.adapters.NAME`` and the hello a worker answers with.
+
+    If it cannot be imported, serve commands with a failure (so the
+    orchestrator records why and goes on) and return ``None``.
+    """
+    import importlib
+
+    try:
+        adapter = importlib.import_module(f"bench.adapters.{name}")
+        hello = {"ok": True, "versions": adapter.versions(), "python": sys.version.split()[0]}
+    except Exception as exc:
+        serve_commands(lambda _: {"ok": False}, {"ok": False, "error": repr(exc)[:400]})
+        return None
+    return adapter, hello
+
+
 def pin(cpu: int | None, pid: int = 0) -> None:
     """Run every thread of process ``pid`` (0: this one) on ``cpu`` only (None: anywhere).
 
