@@ -860,6 +860,70 @@ async def test_send_waits_for_the_transport() -> None:
         assert sent.is_set()
 
 
+async def test_ping_arriving_while_a_send_waits_for_the_transport_is_answered_after_it() -> None:
+    # The peer does not read, so a large send stalls holding the write lock;
+    # the pong waits for it (on asyncio the read callback cannot write it at
+    # once and leaves it to the reader task) and follows the message.
+    big = b"b" * (32 * 2**20)
+    async with client_with_peer("tcp") as (ws, peer, _), anyio.create_task_group() as group:
+        group.start_soon(ws.send_message, big)
+        await anyio.sleep(0.1)  # let the send fill the socket buffers
+        await peer.send(Ping(b"while sending"))
+        assert await peer.receive_message() == (big, 1)
+        assert await peer.expect(Pong) == Pong(b"while sending")
+
+
+async def test_messages_wait_in_order_for_room_in_a_full_queue_over_tcp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A queue of one: a whole message and the pieces of a large one (handed
+    # over every 16 KiB) wait for the consumer, in order, without loss.
+    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 16384)
+    large = bytes(range(256)) * 4096  # 1 MiB
+    async with client_with_peer("tcp", message_queue_size=1, max_message_size=None) as (
+        ws,
+        peer,
+        _,
+    ):
+
+        async def send() -> None:
+            await peer.send(*(TextMessage(f"m{i}") for i in range(10)))
+            for start in range(0, len(large), 8192):
+                last = start + 8192 >= len(large)
+                await peer.send(BytesMessage(large[start : start + 8192], message_finished=last))
+            await peer.send(TextMessage("after"))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(send)
+            await anyio.sleep(0.1)  # let the queue fill and the reader wait
+            assert [await ws.get_message() for _ in range(10)] == [f"m{i}" for i in range(10)]
+            assert await ws.get_message() == large
+            assert await ws.get_message() == "after"
+
+
+@both_transports
+async def test_an_error_in_the_reader_reaches_the_application(
+    transport: Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug inside the reader is not lost in the event loop's data callback
+    # (where our asyncio transport has the reader's work done): it ends the
+    # client's task group like any reader failure.
+    def broken_add(*_: object) -> None:
+        raise RuntimeError("a bug in the reader")
+
+    async def receive_one() -> None:
+        async with client_with_peer(transport) as (ws, peer, _):
+            await peer.send(TextMessage("x"))
+            await ws.get_message()
+
+    monkeypatch.setattr("wsproto.anyio._inbox.Inbox.add", broken_add)
+    with pytest.raises(BaseExceptionGroup) as info:
+        await receive_one()
+    matched, _ = info.value.split(RuntimeError)
+    assert matched is not None
+    assert "a bug in the reader" in repr(matched)
+
+
 # Limits
 
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+)
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, TypeAlias
@@ -41,7 +49,7 @@ from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
-from ._inbox import Inbox, TooManyFragments
+from ._inbox import Inbox, Item, TooManyFragments
 from ._sync import Flag, Mutex
 
 __all__ = ["WebSocketConnection"]
@@ -105,6 +113,7 @@ class WebSocketConnection:
         "_local",
         "_message_lock",
         "_path",
+        "_pending",
         "_ping_interval",
         "_ping_timeout",
         "_pings",
@@ -181,6 +190,7 @@ class WebSocketConnection:
         self._keepalive_next: float | None = None  # server: when the next ping is due
         self._keepalive_busy = False
         self._discarding = False  # a local limit failed the connection: drop data
+        self._pending: Coroutine[Any, Any, bool] | None = None  # see _on_push
         self._reject_status: int | None = None
         self._reject_headers: Headers = []
         self._reject_body = bytearray()
@@ -624,11 +634,23 @@ class WebSocketConnection:
     async def _reader(self) -> None:
         ws = self._ws
         receive = self._stream.receive
+        # Our asyncio transport can run the reader's work right in its data
+        # callback (see _on_push); other streams are read here.
+        receive_or_push = getattr(self._stream, "receive_or_push", None)
         size = self._receive_size
         try:
             while True:
                 try:
-                    data: bytes | None = await receive(size)
+                    if receive_or_push is not None and ws.state is _OPEN:
+                        data = await receive_or_push(self._on_push, size)
+                        if data is None:
+                            pending, self._pending = self._pending, None
+                            assert pending is not None
+                            if not await pending:
+                                return
+                            continue
+                    else:
+                        data = await receive(size)
                 except _Aborted:
                     data = None
                 try:
@@ -636,7 +658,7 @@ class WebSocketConnection:
                 except RemoteProtocolError as exc:
                     await self._handshake_failed(exc)
                     return
-                if not await self._dispatch(ws.events()):
+                if not await self._dispatch(iter(ws.events()), []):
                     return
                 if data is None:
                     return
@@ -644,7 +666,52 @@ class WebSocketConnection:
             with anyio.CancelScope(shield=True):
                 await self._reader_finished()
 
+    def _on_push(self, data: bytes) -> bool:
+        """Handle bytes in the transport's callback; False leaves ``_pending`` to the reader.
+
+        Messages go to the inbox while it has room and pongs are written while
+        nobody else is writing; anything that has to wait (a full inbox, the
+        peer's close ...) is left to the reader task as a coroutine.
+        """
+        out: list[bytes] = []
+        try:
+            ws = self._ws
+            ws.receive_data(data)
+            events = iter(ws.events())
+            held = self._handle_now(events, out)
+            if held is None:
+                unfinished = self._inbox.take_unfinished()
+                if unfinished is not None and not self._inbox.deliver_nowait(unfinished):
+                    held = unfinished
+                elif not out or self._write_now(out):
+                    return True
+        except Exception as exc:  # never into the event loop's callback
+            self._pending = self._reraise(exc)
+            return False
+        self._pending = self._dispatch(events, out, held)
+        return False
+
+    @staticmethod
+    async def _reraise(exc: Exception) -> bool:
+        raise exc
+
+    def _write_now(self, out: list[bytes]) -> bool:
+        """Write ``out`` without waiting, if nobody else is writing; whether it did."""
+        lock = self._send_lock
+        if not lock.try_acquire():
+            return False
+        try:
+            # Raising (the transport is gone), it goes to the reader: see _on_push.
+            self._stream.send_nowait(b"".join(out))  # type: ignore[attr-defined]
+        finally:
+            lock.release()
+        out.clear()
+        return True
+
     async def _reader_finished(self) -> None:
+        if self._pending is not None:  # the reader stopped before it took it
+            self._pending.close()
+            self._pending = None
         if self._handshake_error is None and not self._handshake_done.is_set():
             self._handshake_error = ConnectionClosed(self._close_reason or CloseReason(1006, None))
         self._handshake_done.set()
@@ -658,9 +725,35 @@ class WebSocketConnection:
         await self._stream.aclose()
         self._reader_done.set()
 
-    async def _dispatch(self, events: Iterable[Event]) -> bool:
-        """Handle events; False once the reader should stop."""
-        out: list[bytes] = []
+    async def _dispatch(
+        self, events: Iterator[Event], out: list[bytes], held: Event | Item | None = None
+    ) -> bool:
+        """Handle the events of one read; False once the reader should stop.
+
+        ``held``: an event or item :meth:`_handle_now` left to handle first;
+        ``out``: bytes to write once the events are handled.
+        """
+        inbox = self._inbox
+        while True:
+            if held is None:
+                held = self._handle_now(events, out)
+                if held is None:
+                    break
+            if not await self._handle_later(held, out):
+                return False
+            held = None
+        unfinished = inbox.take_unfinished()
+        if unfinished is not None:
+            await inbox.deliver(unfinished)
+        if out:
+            try:
+                await self._write(b"".join(out))
+            except ConnectionClosed:
+                pass  # the transport is gone: the next read reports it
+        return True
+
+    def _handle_now(self, events: Iterator[Event], out: list[bytes]) -> Event | Item | None:
+        """Handle events until one needs waiting for; return it (or the item to deliver)."""
         inbox = self._inbox
         ws = self._ws
         for event in events:
@@ -674,8 +767,8 @@ class WebSocketConnection:
                 except TooManyFragments:
                     out.append(self._fail(1009, "too many fragments in one message"))
                     continue
-                if item is not None:
-                    await inbox.deliver(item)
+                if item is not None and not inbox.deliver_nowait(item):
+                    return item
             elif cls is Ping:
                 assert isinstance(event, Ping)
                 if ws.state is _OPEN:
@@ -683,44 +776,49 @@ class WebSocketConnection:
             elif cls is Pong:
                 assert isinstance(event, Pong)
                 self._pong(event.payload)
-            elif cls is CloseConnection:
-                assert isinstance(event, CloseConnection)
-                if out:
-                    await self._write(b"".join(out))
-                    out.clear()
-                await self._remote_close(event)
-                return False
-            elif cls is Request:
-                assert isinstance(event, Request)
-                self._request = event
-                self._path = event.target
-                self._handshake_headers = tuple(event.extra_headers)
-                self._handshake_done.set()
-                await self._decided.wait()
-                if ws.state is not _OPEN:
-                    return False
-            elif cls is AcceptConnection:
-                assert isinstance(event, AcceptConnection)
-                self._subprotocol = event.subprotocol
-                self._handshake_headers = tuple(event.extra_headers)
-                self._handshake_done.set()
-            elif cls is RejectConnection:
-                assert isinstance(event, RejectConnection)
-                self._reject_status = event.status_code
-                self._reject_headers = list(event.headers)
-                if not event.has_body:
-                    return self._rejected()
-            elif cls is RejectData:
-                assert isinstance(event, RejectData)
-                if len(self._reject_body) < MAX_REJECT_BODY:
-                    self._reject_body += event.data[: MAX_REJECT_BODY - len(self._reject_body)]
-                if event.body_finished:
-                    return self._rejected()
-        unfinished = inbox.take_unfinished()
-        if unfinished is not None:
-            await inbox.deliver(unfinished)
-        if out:
-            await self._write(b"".join(out))
+            else:
+                return event
+        return None
+
+    async def _handle_later(self, held: Event | Item, out: list[bytes]) -> bool:
+        """Handle what :meth:`_handle_now` could not; False once the reader should stop."""
+        if not isinstance(held, Event):
+            await self._inbox.deliver(held)
+            return True
+        cls = type(held)
+        ws = self._ws
+        if cls is CloseConnection:
+            assert isinstance(held, CloseConnection)
+            if out:
+                await self._write(b"".join(out))
+                out.clear()
+            await self._remote_close(held)
+            return False
+        if cls is Request:
+            assert isinstance(held, Request)
+            self._request = held
+            self._path = held.target
+            self._handshake_headers = tuple(held.extra_headers)
+            self._handshake_done.set()
+            await self._decided.wait()
+            return ws.state is _OPEN
+        if cls is AcceptConnection:
+            assert isinstance(held, AcceptConnection)
+            self._subprotocol = held.subprotocol
+            self._handshake_headers = tuple(held.extra_headers)
+            self._handshake_done.set()
+        elif cls is RejectConnection:
+            assert isinstance(held, RejectConnection)
+            self._reject_status = held.status_code
+            self._reject_headers = list(held.headers)
+            if not held.has_body:
+                return self._rejected()
+        elif cls is RejectData:
+            assert isinstance(held, RejectData)
+            if len(self._reject_body) < MAX_REJECT_BODY:
+                self._reject_body += held.data[: MAX_REJECT_BODY - len(self._reject_body)]
+            if held.body_finished:
+                return self._rejected()
         return True
 
     def _fail(self, code: int, reason: str) -> bytes:

@@ -233,6 +233,18 @@ class Inbox:
         self._streaming = True
         return Fragment(data, False)
 
+    def deliver_nowait(self, item: Item) -> bool:
+        """Queue ``item`` if there is room; False if the queue is full (then :meth:`deliver` it)."""
+        try:
+            self._send_items.send_nowait(item)
+        except anyio.WouldBlock:
+            return False
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return True  # closed locally: nobody will read it
+        self._undelivered += 1
+        self.wake_consumer()
+        return True
+
     async def deliver(self, item: Item) -> None:
         """Queue ``item``, waiting while the queue is full (back-pressure)."""
         # Counted first: once a blocked send() below has a consumer's

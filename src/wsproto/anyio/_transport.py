@@ -60,12 +60,28 @@ class _Protocol(asyncio.Protocol):
         self.drain_waiter: asyncio.Future[None] | None = None
         # Called once when data or the end arrives: see AsyncioStream.call_on_data.
         self.on_data: Callable[[], object] | None = None
+        # See AsyncioStream.receive_or_push.
+        self.push: Callable[[bytes], bool] | None = None
+        self.push_size = 65536
+        self.pushed_back = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        push = self.push
+        if push is not None:
+            # The reader waits in receive_or_push() with nothing buffered.
+            rest = self._push(push, data)
+            if rest is None:
+                return
+            self.push = None
+            self.pushed_back = True
+            if not rest:
+                self._wake_reader()
+                return
+            data = rest
         self.chunks.append(data)
         self.size += len(data)
         if self.size > READ_HIGH_WATER and not self.reading_paused:
@@ -73,6 +89,20 @@ class _Protocol(asyncio.Protocol):
             self.transport.pause_reading()
             self.reading_paused = True
         self._wake_reader()
+
+    def _push(self, push: Callable[[bytes], bool], data: bytes) -> bytes | None:
+        """Push ``data``, a read's worth (push_size) at a time.
+
+        Returns None if the handler took it all, else the bytes left unpushed
+        once it returned False.
+        """
+        size = self.push_size
+        if len(data) <= size:
+            return None if push(data) else b""
+        for start in range(0, len(data), size):
+            if not push(data[start : start + size]):
+                return data[start + size :]
+        return None
 
     def eof_received(self) -> bool | None:
         self.eof = True
@@ -161,6 +191,40 @@ class AsyncioStream(ByteStream):
             self._transport.resume_reading()
         return data
 
+    async def receive_or_push(
+        self, handler: Callable[[bytes], bool], max_bytes: int = 65536
+    ) -> bytes | None:
+        """Like :meth:`receive`, but bytes that arrive while it waits go to ``handler``.
+
+        ``handler(data)`` runs inside the transport's callback, as the bytes
+        arrive, and must not raise. While it returns True it has dealt with
+        them and the wait goes on; once it returns False, this returns None:
+        the handler has left work for the caller to do (whatever cannot be
+        done without waiting). Bytes already buffered are returned as by
+        :meth:`receive`, without calling ``handler``.
+
+        The layer's reader parses and queues messages in the handler, so a
+        message reaches the consumer without a task switch to the reader.
+        """
+        protocol = self._protocol
+        if protocol.chunks or protocol.eof or self._closed:
+            return await self.receive(max_bytes)
+        protocol.push = handler
+        protocol.push_size = max_bytes
+        protocol.pushed_back = False
+        try:
+            waiter = protocol.read_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                protocol.read_waiter = None
+        finally:
+            protocol.push = None
+        if protocol.pushed_back:
+            protocol.pushed_back = False
+            return None
+        return await self.receive(max_bytes)
+
     def call_on_data(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` once, right after waking the reader, when data (or the end) arrives.
 
@@ -172,14 +236,8 @@ class AsyncioStream(ByteStream):
         self._protocol.on_data = callback
 
     async def send(self, item: bytes) -> None:
-        if self._closed:
-            raise anyio.ClosedResourceError
+        self.send_nowait(item)
         protocol = self._protocol
-        if protocol.eof and protocol.error is not None:
-            raise anyio.BrokenResourceError from protocol.error
-        if self._transport.is_closing():
-            raise anyio.BrokenResourceError
-        self._transport.write(item)
         if protocol.writing_paused:
             waiter = protocol.drain_waiter = asyncio.get_running_loop().create_future()
             try:
@@ -188,6 +246,17 @@ class AsyncioStream(ByteStream):
                 protocol.drain_waiter = None
             if protocol.error is not None:
                 raise anyio.BrokenResourceError from protocol.error
+
+    def send_nowait(self, item: bytes) -> None:
+        """Write ``item`` now (the next :meth:`send` waits if the transport is full)."""
+        if self._closed:
+            raise anyio.ClosedResourceError
+        protocol = self._protocol
+        if protocol.eof and protocol.error is not None:
+            raise anyio.BrokenResourceError from protocol.error
+        if self._transport.is_closing():
+            raise anyio.BrokenResourceError
+        self._transport.write(item)
 
     async def send_eof(self) -> None:
         if self._transport.can_write_eof():
