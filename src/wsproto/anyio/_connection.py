@@ -164,6 +164,7 @@ class WebSocketConnection:
             # Our asyncio transport can also wake a waiting consumer when bytes
             # arrive: one event-loop iteration less per message.
             getattr(stream, "call_on_data", None),
+            getattr(stream, "new_waiter", None),
         )
         self._receive_size = receive_buffer_size or DEFAULT_RECEIVE_SIZE
         self._ping_interval = ping_interval

@@ -22,7 +22,7 @@ import anyio
 
 from wsproto.events import Message, TextMessage
 
-from ._sync import Mutex
+from ._sync import Mutex, Waiter
 
 __all__ = ["HANDOVER_SIZE", "Fragment", "Inbox", "TooManyFragments"]
 
@@ -53,7 +53,8 @@ class Inbox:
 
     ``ended`` makes the exception the consumer gets once the inbox is closed
     and empty; ``call_on_data`` is the transport's hook that wakes a waiting
-    consumer as soon as bytes arrive (see ``AsyncioStream.call_on_data``).
+    consumer as soon as bytes arrive (see ``AsyncioStream.call_on_data``), and
+    ``new_waiter`` its cheaper one-shot wake-up, if it has them.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Inbox:
         max_fragments: int | None,
         ended: Callable[[], BaseException],
         call_on_data: Callable[[Callable[[], object]], None] | None,
+        new_waiter: Callable[[], Waiter] | None = None,
     ) -> None:
         self._send_items, self._items = anyio.create_memory_object_stream[Item](size)
         self._max_fragments = max_fragments
@@ -71,10 +73,12 @@ class Inbox:
         # rather than in MemoryObjectReceiveStream.receive(), which checkpoints
         # first and builds an anyio.Event through a backend lookup (3.3 µs on
         # asyncio, measured): per message, that was a third of our own cost.
-        # type(anyio.Event()) is the running backend's Event class.
-        self._event_class = type(anyio.Event())
-        self._item_waiter: anyio.Event | None = None
-        self._consumer_idle: anyio.Event | None = None
+        # type(anyio.Event()) is the running backend's Event class; our
+        # asyncio transport offers a wake-up without asyncio.Event's deque
+        # (600 bytes for each idle connection, and one per message).
+        self._new_waiter: Callable[[], Waiter] = new_waiter or type(anyio.Event())
+        self._item_waiter: Waiter | None = None
+        self._consumer_idle: Waiter | None = None
         # Items delivered and not yet taken (a hint that spares the consumer a
         # receive_nowait() that would raise WouldBlock), and whether the queue
         # has closed (then receive_nowait() reports the end).
@@ -165,7 +169,7 @@ class Inbox:
                     return item
                 raise anyio.WouldBlock  # nothing queued: skip the call that would say so
             except anyio.WouldBlock:
-                waiter = self._item_waiter = self._event_class()
+                waiter = self._item_waiter = self._new_waiter()
                 if self._call_on_data is not None:
                     self._call_on_data(self.wake_consumer)
                 idle = self._consumer_idle
@@ -293,7 +297,7 @@ class Inbox:
         """Wait, ``timeout`` at most, until the consumer has taken every item and waits again."""
         if self.consumer_waiting and not self.queued():
             return
-        idle = self._consumer_idle = self._event_class()
+        idle = self._consumer_idle = self._new_waiter()
         with anyio.move_on_after(timeout):
             await idle.wait()
         self._consumer_idle = None

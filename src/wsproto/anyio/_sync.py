@@ -9,8 +9,17 @@ lock directly to the next waiter otherwise, so waiters are served in order.
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
 import anyio
+
+
+class Waiter(Protocol):
+    """A one-shot wake-up, like ``anyio.Event``: one task waits, another sets it."""
+
+    def set(self) -> object: ...
+
+    async def wait(self) -> None: ...
 
 
 class Mutex:

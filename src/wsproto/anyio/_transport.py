@@ -139,6 +139,22 @@ class _Protocol(asyncio.Protocol):
             waiter.set_result(None)
 
 
+class FutureWaiter:
+    """A one-shot wake-up on a bare asyncio future (see ``_sync.Waiter``)."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def set(self) -> None:
+        if not self._future.done():
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        await self._future
+
+
 class AsyncioStream(ByteStream):
     """An anyio byte stream over an asyncio transport (TCP, optionally TLS)."""
 
@@ -224,6 +240,8 @@ class AsyncioStream(ByteStream):
             protocol.pushed_back = False
             return None
         return await self.receive(max_bytes)
+
+    new_waiter = FutureWaiter
 
     def call_on_data(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` once, right after waking the reader, when data (or the end) arrives.
