@@ -80,7 +80,9 @@ class H11Handshake:
         self._max_frame_size = max_frame_size
         self._max_message_size = max_message_size
         self._state = _CONNECTING
-        self._h11 = h11.Connection(
+        # Dropped once open, when nothing uses it any more: an idle server
+        # connection would otherwise keep about a kilobyte of h11 state.
+        self._h11_connection: h11.Connection | None = h11.Connection(
             h11.CLIENT if self.client else h11.SERVER,
             max_incomplete_event_size=MAX_HANDSHAKE_SIZE,
         )
@@ -97,6 +99,12 @@ class H11Handshake:
         self._request: ClientRequest | None = None
         self._failed = False
         self._eof = False
+
+    @property
+    def _h11(self) -> h11.Connection:
+        connection = self._h11_connection
+        assert connection is not None, "h11 is dropped only once OPEN, when nothing reads it"
+        return connection
 
     @property
     def state(self) -> ConnectionState:
@@ -319,6 +327,7 @@ class H11Handshake:
             max_message_size=self._max_message_size,
         )
         self._state = ConnectionState.OPEN
+        self._h11_connection = None
         self._events.append(
             AcceptConnection(
                 subprotocol=answer.subprotocol,
@@ -429,6 +438,7 @@ class H11Handshake:
             connection.receive_data(None)
         self._connection = connection
         self._state = ConnectionState.OPEN
+        self._h11_connection = None
         return data
 
     def _reject(self, event: RejectConnection) -> bytes:
