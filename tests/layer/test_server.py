@@ -51,6 +51,7 @@ from wsproto.events import (
     BytesMessage,
     CloseConnection,
     Ping,
+    Pong,
     Request,
     TextMessage,
 )
@@ -1163,3 +1164,97 @@ async def test_server_without_keepalive_sends_no_ping() -> None:
         assert await peer.receive_message() == (b"first", 1)
         await peer.send(CloseConnection(1000))
         await peer.finish()
+
+
+# An idle connection on asyncio parks its reader (no task until data needs one)
+
+
+def reader_tasks() -> list[str]:
+    names = [task.name or "" for task in anyio.get_running_tasks()]
+    return [name for name in names if "wsproto reader" in name]
+
+
+async def test_idle_connections_hold_no_reader_task_on_asyncio_and_still_work(
+    anyio_backend_name: str,
+) -> None:
+    # On asyncio, the transport's data callback does the reader's work, and
+    # a reader task runs only while something has to wait (here: the close).
+    async with running(echo, ping_interval=None) as server:
+        peers = [await raw_client(server.port) for _ in range(5)]
+        for i, peer in enumerate(peers):
+            await peer.send(BytesMessage(b"m%d" % i))
+            assert await peer.receive_message() == (b"m%d" % i, 1)
+        await anyio.wait_all_tasks_blocked()
+        expected = 0 if anyio_backend_name == "asyncio" else 5
+        assert len(reader_tasks()) == expected
+        # A parked connection still answers pings, echoes, and closes cleanly.
+        for i, peer in enumerate(peers):
+            await peer.send(Ping(b"p%d" % i), TextMessage("again"))
+            assert await peer.expect(Pong) == Pong(b"p%d" % i)
+            assert await peer.receive_message() == ("again", 1)
+            await peer.send(CloseConnection(1000, "bye"))
+            close = await peer.expect(CloseConnection)
+            assert close.code == 1000
+            await peer.finish()
+
+
+async def test_a_parked_connection_sees_the_client_drop_tcp() -> None:
+    closed: list[ConnectionClosed] = []
+    done = anyio.Event()
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        try:
+            await echo_all(ws)
+        except ConnectionClosed as exc:
+            closed.append(exc)
+        done.set()
+
+    async with running(handler, ping_interval=None) as server:
+        peer = await raw_client(server.port)
+        await peer.send(BytesMessage(b"x"))
+        assert await peer.receive_message() == (b"x", 1)
+        await anyio.wait_all_tasks_blocked()
+        await peer.stream.aclose()
+        with anyio.fail_after(5):
+            await done.wait()
+    assert closed[0].reason is not None
+    assert closed[0].reason.code == 1006
+
+
+async def test_a_parked_connection_without_a_task_group_to_read_in_ends_as_1006(
+    anyio_backend_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # If the reader cannot be started again (its task group gone), the
+    # connection ends at once rather than waiting for a reader that never comes.
+    class GoneGroup:
+        def start_soon(self, *_: object, **__: object) -> None:
+            raise RuntimeError("this task group is not active")
+
+    outcome: list[str | bytes | ConnectionClosed] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        ws._spawner = GoneGroup()  # only read by a parked (asyncio) connection
+        try:
+            outcome.append(await ws.get_message())
+        except ConnectionClosed as exc:
+            outcome.append(exc)
+
+    async with running(handler, ping_interval=None) as server:
+        peer = await raw_client(server.port)
+        await anyio.wait_all_tasks_blocked()
+        await peer.send(CloseConnection(1000))
+        with anyio.fail_after(5):
+            while not outcome:
+                await anyio.sleep(0.01)
+        await peer.stream.aclose()
+    if anyio_backend_name == "asyncio":
+        assert isinstance(outcome[0], ConnectionClosed)
+        assert outcome[0].reason is not None
+        assert outcome[0].reason.code == 1006
+        assert "no task group to read in" in caplog.text
+    else:  # a reader task waits already: the close is read as usual
+        assert isinstance(outcome[0], ConnectionClosed)
+        assert outcome[0].reason is not None
+        assert outcome[0].reason.code == 1000

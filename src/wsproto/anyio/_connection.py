@@ -126,6 +126,7 @@ class WebSocketConnection:
         "_remote",
         "_request",
         "_send_lock",
+        "_spawner",
         "_stream",
         "_subprotocol",
         "_ws",
@@ -188,6 +189,7 @@ class WebSocketConnection:
         self._latency: float | None = None
         self._keepalive_scope: anyio.CancelScope | None = None
         self._reader_scope: anyio.CancelScope | None = None
+        self._spawner: TaskSpawner | None = None  # see _park
         self._keepalive_next: float | None = None  # server: when the next ping is due
         self._keepalive_busy = False
         self._discarding = False  # a local limit failed the connection: drop data
@@ -534,13 +536,8 @@ class WebSocketConnection:
         server connection.
         """
         if shielded:
-            self._reader_scope = anyio.CancelScope(shield=True)
-            task_group.start_soon(
-                self._run_contained,
-                self._reader_scope,
-                self._reader,
-                name=f"wsproto reader {self._path}",
-            )
+            self._spawner = task_group
+            self._start_reader()
         else:
             task_group.start_soon(self._reader, name=f"wsproto reader {self._path}")
         if self._ping_interval is not None and not shielded:
@@ -551,6 +548,54 @@ class WebSocketConnection:
                 self._keepalive,
                 name=f"wsproto keepalive {self._path}",
             )
+
+    def _start_reader(self) -> None:
+        """Start a shielded reader task in ``_spawner`` (a server's connection)."""
+        assert self._spawner is not None
+        self._reader_scope = anyio.CancelScope(shield=True)
+        self._spawner.start_soon(
+            self._run_contained,
+            self._reader_scope,
+            self._reader,
+            name=f"wsproto reader {self._path}",
+        )
+
+    def _park(self) -> bool:
+        """End the reader task, leaving the transport's callback to do its work.
+
+        A server's connection on our asyncio transport (see
+        ``AsyncioStream.park``): an idle connection then costs no reader task,
+        about 4 KiB with anyio. The callback starts a reader again whenever it
+        has to wait for something (:meth:`_unpark`). False if the reader has
+        to go on (bytes already buffered).
+        """
+        park = getattr(self._stream, "park", None)
+        if self._spawner is None or park is None:
+            return False
+        if not park(self._on_push, self._unpark, self._receive_size):
+            return False
+        self._reader_scope = None  # its task is ending (a scope is 650 bytes)
+        return True
+
+    def _unpark(self) -> None:
+        try:
+            self._start_reader()
+        except RuntimeError:
+            # The task group is gone (a handler nursery that ended first):
+            # nobody can serve the connection any more.
+            logger.exception("WebSocket connection %s has no task group to read in", self._path)
+            self._drop_pending()
+            if self._close_reason is None:
+                self._close_reason = CloseReason(1006, None)
+            self._inbox.end()
+            self._wake_pings()
+            self._stream.close_nowait()  # type: ignore[attr-defined]
+            self._reader_done.set()
+
+    def _drop_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.close()  # never to run: no "never awaited" warning
+            self._pending = None
 
     def _stop_tasks(self) -> None:
         """Cancel the connection's tasks (the handler is done with it)."""
@@ -636,20 +681,26 @@ class WebSocketConnection:
         ws = self._ws
         receive = self._stream.receive
         # Our asyncio transport can run the reader's work right in its data
-        # callback (see _on_push); other streams are read here.
+        # callback (see _on_push and _park); other streams are read here.
         receive_or_push = getattr(self._stream, "receive_or_push", None)
         size = self._receive_size
+        parked = False
         try:
             while True:
                 try:
+                    pending, self._pending = self._pending, None
+                    if pending is not None:
+                        # Work the data callback could not finish without waiting.
+                        if not await pending:
+                            return
+                        continue
                     if receive_or_push is not None and ws.state is _OPEN:
+                        if self._inbox.empty and self._park():
+                            parked = True
+                            return
                         data = await receive_or_push(self._on_push, size)
                         if data is None:
-                            pending, self._pending = self._pending, None
-                            assert pending is not None
-                            if not await pending:
-                                return
-                            continue
+                            continue  # the callback left work in _pending
                     else:
                         data = await receive(size)
                 except _Aborted:
@@ -664,8 +715,9 @@ class WebSocketConnection:
                 if data is None:
                     return
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._reader_finished()
+            if not parked:
+                with anyio.CancelScope(shield=True):
+                    await self._reader_finished()
 
     def _on_push(self, data: bytes) -> bool:
         """Handle bytes in the transport's callback; False leaves ``_pending`` to the reader.
@@ -710,9 +762,7 @@ class WebSocketConnection:
         return True
 
     async def _reader_finished(self) -> None:
-        if self._pending is not None:  # the reader stopped before it took it
-            self._pending.close()
-            self._pending = None
+        self._drop_pending()  # if the reader stopped before it took it
         if self._handshake_error is None and not self._handshake_done.is_set():
             self._handshake_error = ConnectionClosed(self._close_reason or CloseReason(1006, None))
         self._handshake_done.set()

@@ -284,6 +284,11 @@ class Inbox:
         self._items.close()
         self.wake_consumer()
 
+    @property
+    def empty(self) -> bool:
+        """Whether no item waits to be taken (a hint: after a cancelled delivery it may be off)."""
+        return self._undelivered <= 0
+
     def queued(self) -> int:
         """How many items wait in the queue."""
         return self._items.statistics().current_buffer_used

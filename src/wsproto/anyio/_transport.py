@@ -64,6 +64,8 @@ class _Protocol(asyncio.Protocol):
         self.push: Callable[[bytes], bool] | None = None
         self.push_size = 65536
         self.pushed_back = False
+        # See AsyncioStream.park: called (once) instead of waking a reader.
+        self.unpark: Callable[[], object] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -125,6 +127,11 @@ class _Protocol(asyncio.Protocol):
         self._wake_writer()
 
     def _wake_reader(self) -> None:
+        unpark = self.unpark
+        if unpark is not None:
+            self.unpark = None
+            self.push = None
+            unpark()
         waiter = self.read_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -241,6 +248,27 @@ class AsyncioStream(ByteStream):
             return None
         return await self.receive(max_bytes)
 
+    def park(
+        self, handler: Callable[[bytes], bool], unpark: Callable[[], object], max_bytes: int
+    ) -> bool:
+        """Have ``handler`` take arriving bytes with no reader waiting at all.
+
+        As :meth:`receive_or_push`, but nobody waits: the reader task can
+        end, and an idle connection costs no task. ``unpark()`` is called
+        once, from the transport's callback, when a reader is needed again:
+        the handler returned False, the peer closed, or the stream was
+        closed. False (and nothing changes) if bytes or the end are
+        already there to be received.
+        """
+        protocol = self._protocol
+        if protocol.chunks or protocol.eof or self._closed:
+            return False
+        protocol.push = handler
+        protocol.push_size = max_bytes
+        protocol.pushed_back = False
+        protocol.unpark = unpark
+        return True
+
     new_waiter = FutureWaiter
 
     def call_on_data(self, callback: Callable[[], object]) -> None:
@@ -281,6 +309,10 @@ class AsyncioStream(ByteStream):
             self._transport.write_eof()
 
     async def aclose(self) -> None:
+        self.close_nowait()
+
+    def close_nowait(self) -> None:
+        """Close the transport now (what :meth:`aclose` does, without awaiting)."""
         if self._closed:
             return
         self._closed = True
