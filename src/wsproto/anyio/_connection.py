@@ -1,11 +1,17 @@
 """WebSocketConnection: one WebSocket over any anyio byte stream.
 
-One reader task per connection reads the transport, feeds the core, writes
-what the core answers (pongs, the close reply) and hands received messages to
-the connection's inbox (``_inbox.py``): a bounded queue, so a slow consumer
-slows the peer down through TCP instead of growing memory. The core enforces
+One reader per connection reads the transport, feeds the core, writes what
+the core answers (pongs, the close reply) and hands received messages to the
+connection's inbox (``_inbox.py``): a bounded queue, so a slow consumer slows
+the peer down through TCP instead of growing memory. The core enforces
 ``max_message_size`` as data arrives, so a too-big message fails with 1009
 before it is buffered.
+
+The reader is a task, except on our asyncio transport: there its work runs
+in the transport's data callback (``_on_push``) for as long as nothing has to
+wait, which spares a task switch per message; whatever must wait goes to a
+reader task as a coroutine (``_pending``). A server's connection even ends
+that task while idle (``_park``) and starts one again when needed.
 """
 
 from __future__ import annotations
