@@ -21,12 +21,12 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 # Branch coverage (statements and branches, as coverage.py counts them) the
-# test suite must keep. Measured on 2026-11-25: core 99 %, layer 93 %.
+# test suite must keep. Measured on 2026-11-25: core 99 %, layer 95 %.
 # Branch-coverage gates, the core's and the anyio layer's. Each sits a little
 # below the measurement, so that moving code around (or a property test drawing
 # different cases) does not fail CI; raise them whenever coverage grows.
 CORE_COVERAGE_FAIL_UNDER = 97
-LAYER_COVERAGE_FAIL_UNDER = 91
+LAYER_COVERAGE_FAIL_UNDER = 93
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
