@@ -340,3 +340,42 @@ class TestReceiveBuffer:
         first = next(iter(conn.events()))
         assert first == BytesMessage(b"\x00")
         assert list(conn.events()) == [BytesMessage(b"\x01"), BytesMessage(b"\x02")]
+
+
+class TestSendSplit:
+    """``Connection._send_split``: what ``send`` writes, as header and payload unjoined."""
+
+    @pytest.mark.parametrize("size", [0, 100, 65535, 65536, 300000])
+    @pytest.mark.parametrize("kind", [BytesMessage, TextMessage])
+    def test_the_pieces_joined_are_what_send_writes(self, size: int, kind: type) -> None:
+        data: bytes | str = b"b" * size if kind is BytesMessage else "t" * size
+        whole = server().send(kind(data))
+        head, body = server()._send_split(kind(data))
+        assert head + body == whole
+        if size >= 65536:
+            # The payload goes out as it is, not copied behind its header.
+            assert len(head) == 10
+            assert body == (data if isinstance(data, bytes) else data.encode())
+        else:
+            assert body == b""
+
+    def test_fragments_keep_their_opcodes(self) -> None:
+        split, plain = server(), server()
+        pieces = [b"a" * 70000, b"b" * 70000, b"c" * 10]
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            head, body = split._send_split(BytesMessage(piece, message_finished=last))
+            assert head + body == plain.send(BytesMessage(piece, message_finished=last))
+
+    def test_a_client_frame_is_masked_in_one_piece(self) -> None:
+        conn = client()
+        head, body = conn._send_split(BytesMessage(b"x" * 70000))
+        assert body == b""
+        events = feed(server(), head)
+        assert events == [BytesMessage(b"x" * 70000)]
+
+    def test_it_refuses_what_send_refuses(self) -> None:
+        conn = server()
+        conn.send(CloseConnection(1000))
+        with pytest.raises(LocalProtocolError, match="cannot send data in state"):
+            conn._send_split(BytesMessage(b"x" * 70000))

@@ -27,6 +27,17 @@ def build_frame(first_byte: int, payload: bytes) -> bytes:
     return _pack_64(first_byte, 127, n) + payload
 
 
+def build_split_frame(first_byte: int, payload: bytes) -> tuple[bytes, bytes]:
+    """An unmasked frame of 64 KiB or more as its header and its payload.
+
+    Written one after the other, they spare the copy that joins them: for a
+    large message, a fresh buffer of its size (and its page faults).
+    """
+    n = len(payload)
+    assert n >= 0x10000
+    return _pack_64(first_byte, 127, n), payload
+
+
 class MaskedFrameBuilder:
     """Serializes masked frames (client to server) with unpredictable keys.
 

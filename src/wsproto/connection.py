@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from enum import Enum, IntEnum
+from typing import Literal, overload
 
 from ._close import build_close_payload
-from ._frames import FIN, RSV1, MaskedFrameBuilder, build_frame
+from ._frames import FIN, RSV1, MaskedFrameBuilder, build_frame, build_split_frame
 from ._receive import Receiver
 from .events import CloseConnection, Event, Message, Ping, Pong, TextMessage
 from .extensions import Extension, PerMessageDeflate
@@ -127,15 +128,7 @@ class Connection:
                 may not be sent, a message mixing text and binary pieces).
         """
         if isinstance(event, Message):
-            # RFC 6455 §5.5.1 lets an endpoint finish what it is sending before
-            # it answers the peer's close, so REMOTE_CLOSING still takes data
-            # (an echo of a message received just before the close, say).
-            if self._state is not _OPEN and self._state is not _REMOTE_CLOSING:
-                raise LocalProtocolError(
-                    f"cannot send data in state {self._state.name}; messages can be "
-                    "sent while the connection is OPEN, or REMOTE_CLOSING before "
-                    "the close is answered"
-                )
+            self._check_data_allowed()
             return self._send_message(event)
         if isinstance(event, CloseConnection):
             return self._send_close(event)
@@ -158,7 +151,41 @@ class Connection:
             "pings, pongs or a CloseConnection"
         )
 
-    def _send_message(self, event: Message[str] | Message[bytes]) -> bytes:
+    def _check_data_allowed(self) -> None:
+        # RFC 6455 §5.5.1 lets an endpoint finish what it is sending before
+        # it answers the peer's close, so REMOTE_CLOSING still takes data
+        # (an echo of a message received just before the close, say).
+        if self._state is not _OPEN and self._state is not _REMOTE_CLOSING:
+            raise LocalProtocolError(
+                f"cannot send data in state {self._state.name}; messages can be "
+                "sent while the connection is OPEN, or REMOTE_CLOSING before "
+                "the close is answered"
+            )
+
+    def _send_split(self, event: Message[str] | Message[bytes]) -> tuple[bytes, bytes]:
+        """Like :meth:`send` for a message, as two pieces to write one after the other.
+
+        Not part of the wsproto 1.x API: ``wsproto.anyio`` uses it so that a
+        large unmasked frame's payload is written as it is rather than copied
+        behind its header. The second piece is empty unless the frame is that
+        large (64 KiB or more, sent by a server).
+        """
+        self._check_data_allowed()
+        return self._send_message(event, split=True)
+
+    @overload
+    def _send_message(
+        self, event: Message[str] | Message[bytes], split: Literal[False] = False
+    ) -> bytes: ...
+
+    @overload
+    def _send_message(
+        self, event: Message[str] | Message[bytes], split: Literal[True]
+    ) -> tuple[bytes, bytes]: ...
+
+    def _send_message(
+        self, event: Message[str] | Message[bytes], split: bool = False
+    ) -> bytes | tuple[bytes, bytes]:
         data = event.data
         if isinstance(event, TextMessage) or isinstance(data, str):
             if not isinstance(data, str):
@@ -186,6 +213,8 @@ class Connection:
             else:
                 first = FIN | RSV1 | opcode
                 payload = compressed
+            if split:
+                return self._split_frame(first, payload)
             # _frame() inlined: a call is ~5 % of sending a small message.
             if self._masked is not None:
                 return self._masked.build(first, payload)
@@ -200,6 +229,8 @@ class Connection:
             first = opcode
         if fin:
             first |= FIN
+        if split:
+            return self._split_frame(first, payload)
         return self._frame(first, payload)
 
     def _send_close(self, event: CloseConnection) -> bytes:
@@ -219,6 +250,12 @@ class Connection:
             self._state = state
             raise
         return self._frame(FIN | Opcode.CLOSE, payload)
+
+    def _split_frame(self, first_byte: int, payload: bytes) -> tuple[bytes, bytes]:
+        if self._masked is None and len(payload) >= 0x10000:
+            return build_split_frame(first_byte, payload)
+        # Masking makes a new buffer anyway; small frames are cheaper whole.
+        return self._frame(first_byte, payload), b""
 
     def _frame(self, first_byte: int, payload: bytes) -> bytes:
         if self._masked is not None:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -1258,3 +1258,29 @@ async def test_a_parked_connection_without_a_task_group_to_read_in_ends_as_1006(
         assert isinstance(outcome[0], ConnectionClosed)
         assert outcome[0].reason is not None
         assert outcome[0].reason.code == 1000
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_large_messages_from_the_server_arrive_intact(
+    compression: Literal["deflate"] | None,
+) -> None:
+    # From 64 KiB a server writes a frame's header and payload one after the
+    # other (no copy joining them); with deflate, the compressed payload.
+    binary = os.urandom(300_000)
+    text = "é€😀 text " * 40_000
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message(binary)
+        await ws.send_message(text)
+        await ws.send_message(b"small")
+        await ws.get_message()
+
+    async with (
+        running(handler, ping_interval=None) as server,
+        open_websocket_url(url(server), compression=compression) as ws,
+    ):
+        assert await ws.get_message() == binary
+        assert await ws.get_message() == text
+        assert await ws.get_message() == b"small"
+        await ws.send_message("done")

@@ -65,6 +65,9 @@ logger = logging.getLogger("wsproto.anyio")
 _OPEN = ConnectionState.OPEN
 _REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
 
+#: Messages this large go out as a frame header and the payload as it is,
+#: written one after the other, instead of one buffer that copies both.
+_SPLIT_SIZE = 65536
 #: Bytes asked of the transport per read when the caller does not choose.
 DEFAULT_RECEIVE_SIZE = 65536
 # Close codes of a peer closing on purpose, rather than of a failure.
@@ -132,6 +135,7 @@ class WebSocketConnection:
         "_remote",
         "_request",
         "_send_lock",
+        "_send_parts",
         "_spawner",
         "_stream",
         "_subprotocol",
@@ -182,6 +186,10 @@ class WebSocketConnection:
         # Writers take _send_lock per write; a message being sent holds
         # _message_lock throughout, so pings can still go out between fragments.
         self._send_lock = Mutex()
+        # Our asyncio transport writes several pieces at once: see _send_split.
+        self._send_parts: Callable[[tuple[bytes, ...]], Awaitable[None]] | None = getattr(
+            stream, "send_parts", None
+        )
         self._message_lock = Mutex()
         self._close_reason: CloseReason | None = None
         self._reader_done = Flag()
@@ -327,7 +335,7 @@ class WebSocketConnection:
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
         if isinstance(message, str):
-            event: Event = TextMessage(message)
+            event: TextMessage | BytesMessage = TextMessage(message)
         elif isinstance(message, bytes | bytearray | memoryview):
             event = BytesMessage(bytes(message))
         else:
@@ -337,7 +345,10 @@ class WebSocketConnection:
         if not lock.try_acquire():
             await lock.acquire()
         try:
-            await self._send(event)
+            if len(event.data) >= _SPLIT_SIZE and self._send_parts is not None:
+                await self._send_split(event)
+            else:
+                await self._send(event)
         finally:
             lock.release()
 
@@ -433,9 +444,30 @@ class WebSocketConnection:
         finally:
             lock.release()
 
-    async def _write_locked(self, data: bytes) -> None:
+    async def _send_split(self, event: TextMessage | BytesMessage) -> None:
+        """As :meth:`_send`, writing a large frame's payload without joining it to its header."""
+        lock = self._send_lock
+        if not lock.try_acquire():
+            await lock.acquire()
         try:
-            await self._stream.send(data)
+            connection = self._ws.connection
+            try:
+                if connection is None:
+                    raise LocalProtocolError("not open")
+                parts = connection._send_split(event)
+            except LocalProtocolError:
+                raise ConnectionClosed(self._close_reason or CloseReason(1006, None)) from None
+            await self._write_locked(parts)
+        finally:
+            lock.release()
+
+    async def _write_locked(self, data: bytes | tuple[bytes, bytes]) -> None:
+        try:
+            if isinstance(data, tuple):
+                assert self._send_parts is not None
+                await self._send_parts(data)
+            else:
+                await self._stream.send(data)
         except _Aborted:
             await self._abort()
             raise ConnectionClosed(self._close_reason) from None

@@ -283,15 +283,27 @@ class AsyncioStream(ByteStream):
 
     async def send(self, item: bytes) -> None:
         self.send_nowait(item)
+        if self._protocol.writing_paused:
+            await self._drain()
+
+    async def _drain(self) -> None:
+        protocol = self._protocol
+        waiter = protocol.drain_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            protocol.drain_waiter = None
+        if protocol.error is not None:
+            raise anyio.BrokenResourceError from protocol.error
+
+    async def send_parts(self, items: tuple[bytes, ...]) -> None:
+        """Send ``items`` in order without joining them; all or none, like :meth:`send`."""
+        for item in items:
+            if item:
+                self.send_nowait(item)
         protocol = self._protocol
         if protocol.writing_paused:
-            waiter = protocol.drain_waiter = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                protocol.drain_waiter = None
-            if protocol.error is not None:
-                raise anyio.BrokenResourceError from protocol.error
+            await self._drain()
 
     def send_nowait(self, item: bytes) -> None:
         """Write ``item`` now (the next :meth:`send` waits if the transport is full)."""
