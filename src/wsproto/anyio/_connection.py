@@ -56,6 +56,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
 from ._inbox import Inbox, Item, TooManyFragments
+from ._malloc import prime_allocator
 from ._sync import Flag, Mutex
 
 __all__ = ["WebSocketConnection"]
@@ -161,6 +162,7 @@ class WebSocketConnection:
         local: Endpoint | str | None = None,
         remote: Endpoint | str | None = None,
     ) -> None:
+        prime_allocator()
         self._stream = stream
         self._ws = ws
         self._host = host
