@@ -347,10 +347,7 @@ class WebSocketConnection:
         if not lock.try_acquire():
             await lock.acquire()
         try:
-            if len(event.data) >= _SPLIT_SIZE and self._send_parts is not None:
-                await self._send_split(event)
-            else:
-                await self._send(event)
+            await self._send(event, split=len(event.data) >= _SPLIT_SIZE)
         finally:
             lock.release()
 
@@ -432,34 +429,30 @@ class WebSocketConnection:
             raise ConnectionClosed(self._close_reason)
         await self._send(Pong(payload or b""))
 
-    async def _send(self, event: Event) -> None:
-        """Serialize ``event`` and write it; the order of writes is the order of send()."""
+    async def _send(self, event: Event, *, split: bool = False) -> None:
+        """Serialize ``event`` and write it; the order of writes is the order of send().
+
+        ``split`` (a large message): where the transport can write pieces,
+        the frame's payload goes out as it is, not copied behind its header.
+        """
         lock = self._send_lock
         if not lock.try_acquire():
             await lock.acquire()
         try:
             try:
-                data = self._ws.send(event)
+                data: bytes | tuple[bytes, bytes]
+                if (
+                    split
+                    and self._send_parts is not None
+                    and (connection := self._ws.connection) is not None
+                ):
+                    assert isinstance(event, Message)
+                    data = connection._send_split(event)
+                else:
+                    data = self._ws.send(event)
             except LocalProtocolError:
                 raise ConnectionClosed(self._close_reason or CloseReason(1006, None)) from None
             await self._write_locked(data)
-        finally:
-            lock.release()
-
-    async def _send_split(self, event: TextMessage | BytesMessage) -> None:
-        """As :meth:`_send`, writing a large frame's payload without joining it to its header."""
-        lock = self._send_lock
-        if not lock.try_acquire():
-            await lock.acquire()
-        try:
-            connection = self._ws.connection
-            try:
-                if connection is None:
-                    raise LocalProtocolError("not open")
-                parts = connection._send_split(event)
-            except LocalProtocolError:
-                raise ConnectionClosed(self._close_reason or CloseReason(1006, None)) from None
-            await self._write_locked(parts)
         finally:
             lock.release()
 

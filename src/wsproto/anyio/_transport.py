@@ -254,12 +254,9 @@ class AsyncioStream(ByteStream):
         The layer's reader parses and queues messages in the handler, so a
         message reaches the consumer without a task switch to the reader.
         """
-        protocol = self._protocol
-        if protocol.chunks or protocol.eof or self._closed:
+        if not self._start_push(handler, max_bytes):
             return await self.receive(max_bytes)
-        protocol.push = handler
-        protocol.push_size = max_bytes
-        protocol.pushed_back = False
+        protocol = self._protocol
         try:
             waiter = protocol.read_waiter = asyncio.get_running_loop().create_future()
             try:
@@ -285,13 +282,19 @@ class AsyncioStream(ByteStream):
         closed. False (and nothing changes) if bytes or the end are
         already there to be received.
         """
+        if not self._start_push(handler, max_bytes):
+            return False
+        self._protocol.unpark = unpark
+        return True
+
+    def _start_push(self, handler: Callable[[bytes], bool], max_bytes: int) -> bool:
+        """Hand arriving bytes to ``handler``; False if bytes or the end are already there."""
         protocol = self._protocol
         if protocol.chunks or protocol.eof or self._closed:
             return False
         protocol.push = handler
         protocol.push_size = max_bytes
         protocol.pushed_back = False
-        protocol.unpark = unpark
         return True
 
     new_waiter = FutureWaiter
