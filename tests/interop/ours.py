@@ -5,11 +5,13 @@ The server's routes are the ones every peer's scripts use:
 - ``/echo`` echoes every message;
 - ``/fragments`` sends :data:`PIECES` as one message, a frame each, then echoes;
 - ``/ping`` pings, waits for the pong, sends ``"pong received"``, then echoes;
-- ``/close/CODE`` closes with CODE and the reason ``"server bye"``.
+- ``/close/CODE`` closes with CODE and the reason ``"server bye"``;
+- ``/headers`` sends the request's headers as JSON (``{name: value}``), then echoes.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import AsyncIterator
@@ -60,6 +62,9 @@ class OurServer:
             elif request.path == "/ping":
                 await ws.ping(b"from wsproto")
                 await ws.send_message("pong received")
+            elif request.path == "/headers":
+                headers = {name.decode(): value.decode() for name, value in request.headers}
+                await ws.send_message(json.dumps(headers))
             elif request.path.startswith("/close/"):
                 await ws.aclose(int(request.path.removeprefix("/close/")), "server bye")
             await echo(ws)
