@@ -6,7 +6,8 @@ each in a subprocess on 127.0.0.1 that checks it imported this project's
 wsproto. Our client exchanges messages with each (echo, pings, permessage-
 deflate negotiated through the core's extension handshake), closes with a
 code the app sees, receives the app's close code and reason, and is refused
-by the app.
+by the app. websockets' blocking client does the same against each, so our
+core also serves another implementation's client there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 
 import anyio
 import pytest
+from websockets.exceptions import ConnectionClosed as PeerClosed
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as sync_connect
 
 from wsproto.anyio import (
     ConnectionClosed,
@@ -24,7 +28,8 @@ from wsproto.anyio import (
     wrap_client_stream,
 )
 
-from .ours import LARGE, LIMITS, MESSAGES
+from .conftest import PEER_TIMEOUT
+from .ours import LARGE, LIMITS, MAX_SIZE, MESSAGES
 from .processes import EXAMPLES, PeerProcess
 from .wire import CountingStream
 
@@ -135,3 +140,24 @@ async def test_app_closes_before_accepting(asgi_server: AsgiServer) -> None:
         async with open_websocket_url(asgi_server.url + "/nowhere", **LIMITS):
             pytest.fail("the app accepted")
     assert raised.value.status_code == 403
+
+
+def test_websockets_client_against_the_asgi_server(asgi_server: AsgiServer) -> None:
+    """Our core serving another implementation's client: websockets' blocking client.
+
+    A plain test (no event loop of ours), so it runs once per server.
+    """
+    with sync_connect(asgi_server.url + "/echo", max_size=MAX_SIZE) as ws:
+        for message in MESSAGES:
+            ws.send(message)
+            assert ws.recv() == message
+        # The core inflates websockets' deflated messages and deflates its own.
+        assert ws.protocol.extensions[0].name == "permessage-deflate"
+        assert ws.ping(b"from websockets").wait(PEER_TIMEOUT)
+    with sync_connect(asgi_server.url + "/close/4005") as ws, pytest.raises(PeerClosed):
+        ws.recv()
+    assert (ws.close_code, ws.close_reason) == (4005, "goodbye")
+    with pytest.raises(InvalidStatus) as raised:
+        sync_connect(asgi_server.url + "/reject")
+    assert raised.value.response.status_code == 403
+    assert raised.value.response.body == b"no WebSocket for you here\n"
