@@ -1,12 +1,15 @@
 """Every Python code block in the docs runs, on both backends.
 
-The guide's blocks either come from examples/ (``literalinclude``, run by
+The pages' blocks either come from examples/ (``literalinclude``, run by
 test_examples.py) or are written inline as ``.. code-block:: python``; those
-define ``async def main()``, which runs here on asyncio and on trio.
+define ``main()``. An ``async def main()`` runs here on asyncio and on trio
+(on trio only if the block imports trio); a plain ``def main()`` (the core's
+blocks) runs once.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 import textwrap
 from collections.abc import Awaitable, Callable
@@ -30,9 +33,23 @@ def snippets() -> list[tuple[str, str]]:
     return found
 
 
+def backends(code: str) -> list[str]:
+    """The backends a block runs on: trio only if it imports trio itself."""
+    if re.search(r"^import trio$", code, re.M):
+        return ["trio"]
+    if "async def main(" not in code:
+        return ["none"]  # a blocking main(), run once
+    return ["asyncio", "trio"]
+
+
 SNIPPETS = snippets()
 MIGRATION = [code for _, code in SNIPPETS if "trio_websocket" in code]
-RUNNABLE = [(name, code) for name, code in SNIPPETS if "trio_websocket" not in code]
+RUNNABLE = [
+    pytest.param(name, code, backend, id=f"{name}-{backend}")
+    for name, code in SNIPPETS
+    if "trio_websocket" not in code
+    for backend in backends(code)
+]
 
 
 def test_the_guide_has_snippets() -> None:
@@ -40,11 +57,14 @@ def test_the_guide_has_snippets() -> None:
     assert len(MIGRATION) == 1
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-@pytest.mark.parametrize(("name", "code"), RUNNABLE, ids=[name for name, _ in RUNNABLE])
+@pytest.mark.parametrize(("name", "code", "backend"), RUNNABLE)
 def test_snippet_runs(name: str, code: str, backend: str) -> None:
     namespace: dict[str, Any] = {"__name__": f"snippet_{name.replace('-', '_')}"}
     exec(compile(code, f"<docs {name}>", "exec"), namespace)
+    if backend == "none":
+        assert not inspect.iscoroutinefunction(namespace["main"])
+        namespace["main"]()
+        return
     main: Callable[[], Awaitable[None]] = namespace["main"]
 
     async def bounded() -> None:
