@@ -4,13 +4,17 @@ The pages' blocks either come from examples/ (``literalinclude``, run by
 test_examples.py) or are written inline as ``.. code-block:: python``; those
 define ``main()``. An ``async def main()`` runs here on asyncio and on trio
 (on trio only if the block imports trio); a plain ``def main()`` (the core's
-blocks) runs once.
+blocks) runs once. Console blocks that run an example must name a file of
+examples/ and options it accepts (test_examples.py runs the examples).
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+import shlex
+import subprocess
+import sys
 import textwrap
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -82,3 +86,46 @@ def test_migration_imports_the_same_names() -> None:
     assert imports[1].startswith("from wsproto.anyio ")
     assert old == new
     assert new <= set(wsproto.anyio.__all__)
+
+
+# Console blocks: the commands that run an example name a real one, with options it has.
+
+CONSOLE = re.compile(r"^\.\. code-block:: console\n\n((?:(?:   .*)?\n)+)", re.M)
+EXAMPLES = DOCS.parent / "examples"
+
+
+def example_commands() -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for page in sorted(DOCS.glob("*.rst")):
+        for match in CONSOLE.finditer(page.read_text(encoding="utf-8")):
+            found.extend(
+                (page.stem, line[2:])
+                for line in textwrap.dedent(match.group(1)).splitlines()
+                if line.startswith("$ ") and re.search(r"\bpython\S* \S+\.py\b", line)
+            )
+    return found
+
+
+EXAMPLE_COMMANDS = example_commands()
+
+
+def test_the_guides_run_examples() -> None:
+    assert len(EXAMPLE_COMMANDS) >= 8
+
+
+@pytest.mark.parametrize(("page", "command"), EXAMPLE_COMMANDS)
+def test_console_command_runs_a_real_example(page: str, command: str) -> None:
+    words = shlex.split(command)
+    script = next(word for word in words if word.endswith(".py"))
+    path = EXAMPLES / Path(script).name
+    assert path.is_file(), f"{page}: {script} is not in examples/"
+    options = [word.split("=")[0] for word in words if word.startswith("--")]
+    if options:
+        usage = subprocess.run(
+            [sys.executable, str(path), "--help"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        assert [option for option in options if option not in usage] == [], (page, command)
