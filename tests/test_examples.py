@@ -404,3 +404,82 @@ def test_readme_layer_example_runs(echo_server: LayerServer) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
     )
     assert result.stdout == "Hello!\n"
+
+
+# The testing how-to: handler tests under anyio's plugin, pytest-trio and pytest-asyncio
+
+
+def test_testing_examples_pass_under_each_plugin() -> None:
+    # Run in a pytest of their own, with their own pytest.ini (as a user's
+    # project would), so that their settings are the ones the guide shows.
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 4,
+        cwd=EXAMPLES / "testing",
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # -rA's summary: one "PASSED path::test[params]" line per test.
+    passed = [line.split()[1] for line in output.splitlines() if line.startswith("PASSED ")]
+    # anyio's plugin runs its tests on both backends; each plugin ran its own.
+    assert "test_with_anyio.py::test_shout_answers_in_capitals[asyncio]" in passed
+    assert "test_with_anyio.py::test_shout_answers_in_capitals[trio]" in passed
+    assert "test_with_trio.py::test_shout_over_loopback" in passed
+    assert "test_with_asyncio.py::test_several_clients_at_once" in passed
+    assert len(passed) == 11, output
+    assert "skipped" not in output.splitlines()[-1]
+
+
+# Several worker processes on one port (the workers how-to)
+
+
+@pytest.mark.parametrize("reuse_port", [False, True], ids=["shared-socket", "reuse-port"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_workers_serve_one_port(backend: str, reuse_port: bool) -> None:
+    if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
+        pytest.skip("no SO_REUSEPORT on this platform")
+    command = [sys.executable, "-u", str(EXAMPLES / "workers.py"), "127.0.0.1", "0"]
+    command += ["--workers", "3", "--backend", backend]
+    command += ["--reuse-port"] if reuse_port else []
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    with process.stdout:
+        try:
+            # The parent's line and each worker's, in whatever order they come.
+            port, pids = 0, set[str]()
+            while not port or len(pids) < 3:
+                line = process.stdout.readline()
+                assert line, "the example ended before its workers were ready"
+                if line.startswith("workers: listening on 127.0.0.1:"):
+                    assert line.rstrip().endswith(f"(3 workers, {backend})"), line
+                    port = int(line.split("127.0.0.1:", 1)[1].split()[0])
+                elif line.rstrip().endswith(": ready"):
+                    pids.add(line.split()[1].rstrip(":"))
+            closes: list[int | None] = []
+
+            async def clients() -> None:
+                url = f"ws://127.0.0.1:{port}/"
+                async with open_websocket_url(url) as held:
+                    for n in range(6):
+                        async with open_websocket_url(url) as ws:
+                            await ws.send_message(f"hello {n}")
+                            worker, _, text = str(await ws.get_message()).partition(": ")
+                            assert worker.split()[1] in pids
+                            assert text == f"hello {n}"
+                    # Stopping the parent stops the workers, which close with 1001.
+                    process.send_signal(signal.SIGTERM)
+                    with pytest.raises(ConnectionClosed) as info:
+                        await held.get_message()
+                    closes.append(info.value.reason.code if info.value.reason else None)
+
+            anyio.run(clients, backend=backend)
+            assert closes == [1001]
+            assert process.wait(timeout=TIMEOUT) == 0
+            assert "workers: shutting down\n" in process.stdout.read()
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)  # the parent stops its workers
+                process.wait(timeout=TIMEOUT)

@@ -63,7 +63,9 @@ DOCUMENTED = {
     "wsproto.typing": ["Headers"],  # consumers
 }
 
-DOCS_API = Path(__file__).resolve().parent.parent / "docs" / "api.rst"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS_API = DOCS / "api.rst"
+DOCS_API_LAYER = DOCS / "api-anyio.rst"
 
 
 def module(name: str) -> ModuleType:
@@ -347,13 +349,54 @@ def test_layer_objects_have_docstrings(qualname: str, obj: object) -> None:
     assert not undocumented, f"{qualname}: {undocumented} have no docstring"
 
 
+def documented_in_docs() -> set[str]:
+    """The dotted names the reference pages describe, each with a directive of its own.
+
+    ``.. autoclass:: wsproto.x.Name`` (and autofunction, autoexception,
+    autodata) name the object in full; ``.. py:data:: Name`` belongs to the
+    module of the ``automodule``/``py:module`` directive above it.
+    """
+    found: set[str] = set()
+    for page in sorted(DOCS.glob("*.rst")):
+        current = ""
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if match := re.match(r"\.\. (?:automodule|py:module|currentmodule):: (\S+)$", line):
+                current = match.group(1)
+            elif match := re.match(r"\.\. auto(?:class|function|exception|data):: (\S+)$", line):
+                found.add(match.group(1))
+            elif match := re.match(r"\.\. py:(?:class|function|exception|data):: (\S+)$", line):
+                name = match.group(1)
+                found.add(name if name.startswith("wsproto.") else f"{current}.{name}")
+    return found
+
+
+def public_names() -> list[str]:
+    """Every public name of every public module, core and layer (their ``__all__``)."""
+    names = []
+    for name in [*DOCUMENTED, *LAYER_MODULES]:
+        exported: list[str] = getattr(module(name), "__all__", None) or DOCUMENTED[name]
+        names += [f"{name}.{attr}" for attr in exported]
+    return names
+
+
+@pytest.mark.parametrize("name", public_names())
+def test_every_public_name_is_in_the_reference(name: str) -> None:
+    assert name in documented_in_docs(), f"{name} has no entry in docs/api*.rst"
+
+
+def test_the_reference_documents_nothing_private() -> None:
+    assert not {name for name in documented_in_docs() if "._" in name.replace(".__", ".")}
+
+
 def test_every_layer_name_is_in_the_api_reference() -> None:
     import wsproto.anyio
 
-    api = DOCS_API.read_text()
+    api = DOCS_API_LAYER.read_text()
     documented = set(
         re.findall(r"^\.\. auto(?:function|class|exception):: wsproto\.anyio\.(\w+)$", api, re.M)
     )
     assert documented == set(wsproto.anyio.__all__)
-    # The testing module is documented whole.
-    assert re.search(r"^\.\. automodule:: wsproto\.anyio\.testing$", api, re.M)
+    testing = set(
+        re.findall(r"^\.\. auto(?:function|class):: wsproto\.anyio\.testing\.(\w+)$", api, re.M)
+    )
+    assert testing == set(module("wsproto.anyio.testing").__all__)
