@@ -61,7 +61,7 @@ def _headers(headers: HeadersLike | None) -> list[tuple[bytes, bytes]]:
 def connect(
     url: str,
     *,
-    backend: Literal["asyncio", "trio"] = "asyncio",
+    backend: str = "asyncio",
     ssl_context: ssl.SSLContext | None = None,
     extra_headers: HeadersLike | None = None,
     **options: Unpack[ConnectOptions],
