@@ -109,7 +109,8 @@ def test_recv_timeout_raises_timeout_error(backend: str) -> None:
 async def three_then_close(request: WebSocketRequest) -> None:
     """Send three messages, wait for the client's "ok", then close as the path says."""
     ws = await request.accept()
-    for message in ["one", b"two", "three"]:
+    messages: list[str | bytes] = ["one", b"two", "three"]
+    for message in messages:
         await ws.send_message(message)
     assert await ws.get_message() == "ok"
     code = int((request.path or "/1000").strip("/"))
