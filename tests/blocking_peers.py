@@ -8,6 +8,7 @@ tests of ``wsproto.sync`` and of the command line talk to them.
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -35,10 +36,12 @@ async def echo(request: WebSocketRequest) -> None:
 
 
 @contextmanager
-def wsproto_server(handler: Handler = echo, backend: str = "asyncio") -> Iterator[int]:
+def wsproto_server(
+    handler: Handler = echo, backend: str = "asyncio", ssl_context: ssl.SSLContext | None = None
+) -> Iterator[int]:
     """Serve ``handler`` with wsproto.anyio on a free port; yield the port."""
     with start_blocking_portal(backend) as portal:
-        future, server = portal.start_task(serve_websocket, handler, "127.0.0.1", 0, None)
+        future, server = portal.start_task(serve_websocket, handler, "127.0.0.1", 0, ssl_context)
         try:
             yield server.port
         finally:

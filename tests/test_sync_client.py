@@ -164,7 +164,7 @@ def test_websockets_server_sees_close_code_reason_headers_and_subprotocol(backen
             ws.close(4000, "bye")
             assert ws.close_code == 4000
         assert server.read_until("closed") == [
-            "open /sub x-token=secret subprotocol=chat",
+            "open /sub x-token=secret subprotocol=chat deflate=True",
             "closed 4000 bye",
         ]
 

@@ -2,7 +2,7 @@
 
 Tests run it in a subprocess so that its threads stay out of theirs. It
 prints ``listening on PORT`` once it listens on 127.0.0.1 (a free port), then
-for each connection ``open PATH x-token=... subprotocol=...``, and once it
+for each connection ``open PATH x-token=... subprotocol=... deflate=...``, and once it
 ends ``closed CODE REASON``; it echoes every message. SIGTERM stops it.
 """
 
@@ -18,7 +18,12 @@ from websockets.typing import Subprotocol
 def echo(ws: ServerConnection) -> None:
     assert ws.request is not None
     token = ws.request.headers.get("X-Token")
-    print(f"open {ws.request.path} x-token={token} subprotocol={ws.subprotocol}", flush=True)
+    assert ws.response is not None
+    deflate = "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", "")
+    print(
+        f"open {ws.request.path} x-token={token} subprotocol={ws.subprotocol} deflate={deflate}",
+        flush=True,
+    )
     try:
         for message in ws:
             ws.send(message)
