@@ -30,6 +30,7 @@ from .typing import Headers
 from .utilities import (
     LocalProtocolError,
     RemoteProtocolError,
+    _LocalUnicodeError,
     generate_accept_token,
     generate_nonce,
 )
@@ -400,16 +401,18 @@ class H11Handshake:
             try:
                 host = event.host.encode("idna")
             except UnicodeError:
-                raise LocalProtocolError(f"invalid host name {event.host!r}") from None
+                raise _LocalUnicodeError(f"invalid host name {event.host!r}") from None
         try:
             target = event.target.encode("ascii")
         except UnicodeEncodeError:
-            raise LocalProtocolError(
+            raise _LocalUnicodeError(
                 f"the request target {event.target!r} must be ASCII; percent-encode it"
             ) from None
         for subprotocol in event.subprotocols:
             if not is_token(subprotocol):
-                raise LocalProtocolError(f"subprotocol {subprotocol!r} is not an HTTP token")
+                # 1.x failed to encode a non-ASCII one: a UnicodeError there.
+                error = LocalProtocolError if subprotocol.isascii() else _LocalUnicodeError
+                raise error(f"subprotocol {subprotocol!r} is not an HTTP token")
         key = generate_nonce()
         headers: Headers = [
             (b"Host", host),
