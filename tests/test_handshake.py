@@ -244,6 +244,22 @@ class TestClientRequest:
     @pytest.mark.parametrize(
         "request_event",
         [
+            Request(host="bücher..example", target="/"),
+            Request(host="h", target="/é"),
+            Request(host="h", target="/", subprotocols=["é"]),
+        ],
+    )
+    def test_names_1x_could_not_encode_are_also_unicode_errors(
+        self, request_event: Request
+    ) -> None:
+        """wsproto 1.x raised UnicodeError (a ValueError) for these; ours is both."""
+        with pytest.raises(LocalProtocolError) as info:
+            WSConnection(CLIENT).send(request_event)
+        assert isinstance(info.value, UnicodeError)
+
+    @pytest.mark.parametrize(
+        "request_event",
+        [
             Request(host="h", target="/", extra_headers=[(b"Bad Name", b"x")]),
             Request(host="h", target="/", extra_headers=[(b"X-A", b"bad\r\nvalue")]),
         ],
