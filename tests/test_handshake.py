@@ -765,6 +765,21 @@ class TestServerAccept:
         assert server.state is ConnectionState.CONNECTING
         assert b"Sec-WebSocket-Protocol" not in server.send(AcceptConnection())
 
+    def test_accept_h11_refuses_leaves_the_handshake_as_it_was(self) -> None:
+        """As in wsproto 1.x: still CONNECTING, nothing sent, accepting again works.
+
+        1.x raised h11's LocalProtocolError here; ours is that type too.
+        """
+        server = WSConnection(SERVER)
+        drain(server, raw_request())
+        with pytest.raises(LocalProtocolError, match="AcceptConnection") as info:
+            server.send(AcceptConnection(extra_headers=[(b"Bad Name", b"x")]))
+        assert isinstance(info.value, h11.LocalProtocolError)
+        assert server.state is ConnectionState.CONNECTING
+        assert server.connection is None
+        assert server.send(AcceptConnection()).startswith(b"HTTP/1.1 101 ")
+        assert server.state is ConnectionState.OPEN
+
     def test_accepting_needs_a_request(self) -> None:
         server = WSConnection(SERVER)
         with pytest.raises(LocalProtocolError, match="before a Request"):
