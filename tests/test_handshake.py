@@ -379,6 +379,8 @@ class TestClientReadsResponse:
         assert client.state is ConnectionState.CONNECTING
         with pytest.raises(LocalProtocolError, match="failed"):
             client.handshake.connection  # noqa: B018
+        with pytest.raises(LocalProtocolError, match="handshake failed; close the transport"):
+            client.send(TextMessage("too early"))
         assert list(client.events()) == []
         client.receive_data(b"more")  # ignored once failed
         assert list(client.events()) == []
