@@ -47,7 +47,8 @@ def _pump_events(ws: WSConnection, sock: socket.socket, parts: list[str | bytes]
         elif isinstance(event, Ping):
             out += ws.send(event.response())
         elif isinstance(event, CloseConnection):
-            if ws.state is ConnectionState.REMOTE_CLOSING:
+            # The peer closed, or broke the protocol (still OPEN): reply.
+            if ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
                 out += ws.send(event.response())
             alive = False
         elif isinstance(event, AcceptConnection | RejectConnection):

@@ -116,12 +116,16 @@ class Server:
                 out += ws.send(event.response())
             elif isinstance(event, CloseConnection):
                 print(f"server: received close {event.code}")
-                if ws.state is ConnectionState.REMOTE_CLOSING:
+                # The client closed (REMOTE_CLOSING), or broke the protocol
+                # (still OPEN): reply with the same code. After the end of
+                # the stream (CLOSED) there is nobody to reply to.
+                if ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
                     out += ws.send(event.response())
         if out:
             self.h2.send_data(stream_id, bytes(out))
-        if ws.state is ConnectionState.CLOSED:
-            # The closing handshake is complete: end our half of the stream.
+        if ws.state is not ConnectionState.OPEN:
+            # The closing handshake is complete, or the client failed it:
+            # end our half of the stream.
             self.h2.end_stream(stream_id)
 
 

@@ -69,10 +69,13 @@ def handle_connection(sock: socket.socket) -> None:
                 out += ws.send(event.response())
             elif isinstance(event, CloseConnection):
                 print(f"server: received close {event.code} {event.reason!r}", flush=True)
-                # Reply only if the close came from the peer and we have not
-                # replied yet; after an EOF (code 1006) there is nobody to tell.
-                if ws.state is ConnectionState.REMOTE_CLOSING:
+                # Reply if the peer closed (REMOTE_CLOSING) or broke the
+                # protocol (the state is then still OPEN, and the reply
+                # carries the error code); after an EOF (code 1006) there is
+                # nobody to tell. Either way the connection is over.
+                if ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
                     out += ws.send(event.response())
+                data = b""
         if out:
             sock.sendall(out)
         if ws.state is ConnectionState.CLOSED or not data:

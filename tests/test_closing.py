@@ -137,12 +137,32 @@ class TestSendingInWrongState:
         with pytest.raises(LocalProtocolError, match="a close is sent once"):
             conn.send(CloseConnection(1000))
 
-    @pytest.mark.parametrize("code", [999, 1004, 1006, 1015, 1016, 2999, 5000])
+    @pytest.mark.parametrize("code", [999, 1004, 1016, 2999, 5000])
     def test_unsendable_code(self, code: int) -> None:
+        """§7.4: codes no endpoint may send (wsproto 1.x sent them; the peer then fails)."""
         conn = client()
         with pytest.raises(LocalProtocolError, match=f"close code {code}"):
             conn.send(CloseConnection(code))
         assert conn.state is ConnectionState.OPEN  # nothing was sent
+
+    @pytest.mark.parametrize("code", [1005, 1006, 1015, CloseReason.ABNORMAL_CLOSURE])
+    @pytest.mark.parametrize("reason", [None, "aborted"])
+    def test_local_only_code_sends_1000(self, code: int, reason: str | None) -> None:
+        """§7.4.1 keeps 1005, 1006 and 1015 off the wire; wsproto 1.x sends 1000 instead.
+
+        trio-websocket closes with 1006 when it aborts a connection, so this
+        must not raise.
+        """
+        pair = ConnectionPair()
+        assert pair.send(pair.client, [CloseConnection(code, reason)]) == [
+            CloseConnection(1000, reason or "")
+        ]
+        assert pair.client.state is ConnectionState.LOCAL_CLOSING
+
+    def test_no_status_member_sends_no_code(self) -> None:
+        """The member itself, as ``response()`` gives it, sends an empty close (1.x too)."""
+        conn = server()
+        assert conn.send(CloseConnection(CloseReason.NO_STATUS_RCVD)) == server_frame(Opcode.CLOSE)
 
     def test_long_reason_is_truncated_at_a_character(self) -> None:
         conn = server()
@@ -151,9 +171,14 @@ class TestSendingInWrongState:
         (event,) = feed(client(), data)
         assert event == CloseConnection(1000, "é" * 61)
 
-    def test_reason_without_code(self) -> None:
-        with pytest.raises(LocalProtocolError, match="needs a close code"):
-            client().send(CloseConnection(CloseReason.NO_STATUS_RCVD, "why"))
+    @pytest.mark.parametrize("code", [None, CloseReason.NO_STATUS_RCVD])
+    def test_reason_without_code(self, code: int | None) -> None:
+        """Also a TypeError, which wsproto 1.x raised."""
+        conn = client()
+        with pytest.raises(LocalProtocolError, match="needs a close code") as info:
+            conn.send(CloseConnection(code, "why"))  # type: ignore[arg-type]
+        assert isinstance(info.value, TypeError)
+        assert conn.state is ConnectionState.OPEN
 
     def test_unknown_event(self) -> None:
         from wsproto.events import RejectData
@@ -163,28 +188,48 @@ class TestSendingInWrongState:
 
 
 class TestProtocolErrorClose:
-    """A peer's violation: a close event to answer with ``response()``."""
+    """A peer's violation: a close event to answer with ``response()`` (§7.1.7).
+
+    The state does not change until the application answers, as in wsproto
+    1.x: the peer sent no close frame. Consumers branch on it (uvicorn,
+    hypercorn and trio-websocket send ``response()`` only in REMOTE_CLOSING).
+    """
 
     def test_response_puts_the_error_code_on_the_wire(self) -> None:
         conn = server()
         (event,) = feed(conn, client_frame(Opcode.CONTINUATION, b"x"))
         assert isinstance(event, CloseConnection)
-        assert conn.state is ConnectionState.REMOTE_CLOSING
+        assert conn.state is ConnectionState.OPEN
         data = conn.send(event.response())
-        assert conn.state is ConnectionState.CLOSED
+        assert conn.state is ConnectionState.LOCAL_CLOSING
         assert data[0] == 0x88
         assert data[2:4] == close_payload(1002)
         (echo,) = feed(client(), data)
         assert isinstance(echo, CloseConnection)
         assert echo.code == CloseReason.PROTOCOL_ERROR
 
-    def test_failure_while_local_closing_ends_closed(self) -> None:
+    def test_nothing_is_read_after_a_failure(self) -> None:
+        """§7.1.7: no further data from the peer is processed, not even its close."""
+        conn = server()
+        events = feed(conn, client_frame(Opcode.TEXT, b"\xff"))
+        assert [type(e) for e in events] == [CloseConnection]
+        conn.send(CloseConnection(1007))
+        later = client_frame(Opcode.TEXT, b"late") + client_frame(Opcode.CLOSE, close_payload(1000))
+        assert feed(conn, later) == []
+        assert conn.state is ConnectionState.LOCAL_CLOSING
+        conn.receive_data(None)
+        assert list(conn.events()) == [CloseConnection(1006)]
+        assert conn.state is ConnectionState.CLOSED
+
+    def test_failure_while_local_closing_stays_local_closing(self) -> None:
         conn = client()
         conn.send(CloseConnection(1000))
         (event,) = feed(conn, client_frame(Opcode.TEXT, b"masked"))
         assert isinstance(event, CloseConnection)
         assert event.code == CloseReason.PROTOCOL_ERROR
-        assert conn.state is ConnectionState.CLOSED
+        assert conn.state is ConnectionState.LOCAL_CLOSING
+        with pytest.raises(LocalProtocolError, match="a close is sent once"):
+            conn.send(event.response())
 
 
 class TestTransportClosed:
@@ -205,13 +250,45 @@ class TestTransportClosed:
         conn.receive_data(None)
         assert list(conn.events()) == [TextMessage("whole"), CloseConnection(1006)]
 
-    def test_eof_after_close_frame_adds_nothing(self) -> None:
+    def test_every_eof_gives_1006(self) -> None:
+        """As in wsproto 1.x: one 1006 per receive_data(None), even after a close frame."""
         conn = server()
         feed(conn, client_frame(Opcode.CLOSE, close_payload(1000)))
         conn.send(CloseConnection(1000))
         conn.receive_data(None)
-        assert list(conn.events()) == []
+        assert list(conn.events()) == [CloseConnection(1006)]
+        conn.receive_data(None)
+        conn.receive_data(None)
+        assert list(conn.events()) == [CloseConnection(1006), CloseConnection(1006)]
         assert conn.state is ConnectionState.CLOSED
+
+    def test_eof_after_a_close_frame_in_the_same_read(self) -> None:
+        conn = server()
+        conn.receive_data(client_frame(Opcode.CLOSE, close_payload(1001)))
+        conn.receive_data(None)
+        assert list(conn.events()) == [CloseConnection(1001, ""), CloseConnection(1006)]
+
+    def test_eof_after_a_failure_in_the_same_read(self) -> None:
+        conn = server()
+        conn.receive_data(client_frame(5))
+        conn.receive_data(None)
+        events = list(conn.events())
+        assert [e.code for e in events if isinstance(e, CloseConnection)] == [1002, 1006]
+
+    @pytest.mark.parametrize("data", [b"", client_frame(Opcode.TEXT, b"x")])
+    def test_receiving_once_closed_raises(self, data: bytes) -> None:
+        """As in wsproto 1.x (uvicorn catches it to close the transport)."""
+        pair = ConnectionPair()
+        pair.send(pair.client, [CloseConnection(1000)])
+        pair.send(pair.server, [CloseConnection(1000)])
+        for conn in (pair.client, pair.server):
+            assert conn.state is ConnectionState.CLOSED
+            with pytest.raises(LocalProtocolError, match="already closed"):
+                conn.receive_data(data)
+        eof = server()
+        eof.receive_data(None)
+        with pytest.raises(LocalProtocolError, match="already closed"):
+            eof.receive_data(data)
 
     def test_sending_after_eof_is_refused(self) -> None:
         conn = server()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from wsproto.connection import ConnectionState
@@ -9,6 +11,7 @@ from wsproto.events import (
     BytesMessage,
     CloseConnection,
     Event,
+    Message,
     Ping,
     Pong,
     TextMessage,
@@ -117,7 +120,7 @@ class TestHeaderBits:
         events = feed(conn, data)
         assert events[:2] == [TextMessage("ok"), Ping(b"p")]
         assert_fails(events, CloseReason.PROTOCOL_ERROR)
-        assert conn.state is ConnectionState.REMOTE_CLOSING
+        assert conn.state is ConnectionState.OPEN  # until answered, as in wsproto 1.x
 
 
 class TestFragmentation:
@@ -174,8 +177,9 @@ class TestFragmentation:
     def test_mixing_kinds_in_one_sent_message_is_refused(self) -> None:
         conn = client()
         conn.send(TextMessage("a", message_finished=False))
-        with pytest.raises(LocalProtocolError, match="finish it"):
+        with pytest.raises(LocalProtocolError, match="finish it") as info:
             conn.send(BytesMessage(b"b"))
+        assert isinstance(info.value, TypeError)  # what wsproto 1.x raised
         conn.send(TextMessage("b"))  # the text message can still be finished
 
 
@@ -205,8 +209,9 @@ class TestControlFrames:
 
     @pytest.mark.parametrize("event", [Ping(b"x" * 126), Pong(b"x" * 126)])
     def test_sending_oversized_control_payload_is_refused(self, event: Event) -> None:
-        with pytest.raises(LocalProtocolError, match="at most 125"):
+        with pytest.raises(LocalProtocolError, match="at most 125") as info:
             client().send(event)
+        assert isinstance(info.value, ValueError)  # what wsproto 1.x raised
 
 
 class TestDataFrames:
@@ -254,9 +259,27 @@ class TestDataFrames:
         )
         assert_fails(feed(conn, data), CloseReason.INVALID_FRAME_PAYLOAD_DATA)
 
-    def test_text_message_data_must_be_str(self) -> None:
-        with pytest.raises(LocalProtocolError, match="str"):
-            client().send(TextMessage(b"bytes"))  # type: ignore[arg-type]
+    @pytest.mark.parametrize(
+        ("event", "opcode"),
+        [
+            (TextMessage(b"bytes"), Opcode.BINARY),  # type: ignore[arg-type]
+            (BytesMessage("text"), Opcode.TEXT),  # type: ignore[arg-type]
+            (BytesMessage(bytearray(b"ba")), Opcode.BINARY),  # type: ignore[arg-type]
+            (BytesMessage(memoryview(b"mv")), Opcode.BINARY),  # type: ignore[arg-type]
+        ],
+    )
+    def test_the_data_type_decides_the_opcode(self, event: Message[Any], opcode: Opcode) -> None:
+        """As in wsproto 1.x: str is sent as text and bytes as binary, whatever the event."""
+        data = server().send(event)
+        assert data[0] == 0x80 | opcode
+        assert data[2:] == bytes(event.data if opcode is Opcode.BINARY else event.data.encode())
+
+    @pytest.mark.parametrize("event", [TextMessage(None), BytesMessage(5)])  # type: ignore[arg-type]
+    def test_message_data_must_be_str_or_bytes(self, event: Message[Any]) -> None:
+        """Also a TypeError, which wsproto 1.x raised ("Must provide bytes or text")."""
+        with pytest.raises(LocalProtocolError, match="must be str or bytes") as info:
+            client().send(event)
+        assert isinstance(info.value, TypeError)
 
     def test_large_frame_streams_without_waiting(self) -> None:
         """Partial payloads come out as they arrive, so memory stays flat."""

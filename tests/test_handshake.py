@@ -241,6 +241,35 @@ class TestClientRequest:
         with pytest.raises(LocalProtocolError, match="invalid host name"):
             WSConnection(CLIENT).send(Request(host="bücher..example", target="/"))
 
+    @pytest.mark.parametrize(
+        "request_event",
+        [
+            Request(host="bücher..example", target="/"),
+            Request(host="h", target="/é"),
+            Request(host="h", target="/", subprotocols=["é"]),
+        ],
+    )
+    def test_names_1x_could_not_encode_are_also_unicode_errors(
+        self, request_event: Request
+    ) -> None:
+        """wsproto 1.x raised UnicodeError (a ValueError) for these; ours is both."""
+        with pytest.raises(LocalProtocolError) as info:
+            WSConnection(CLIENT).send(request_event)
+        assert isinstance(info.value, UnicodeError)
+
+    @pytest.mark.parametrize(
+        "request_event",
+        [
+            Request(host="h", target="/", extra_headers=[(b"Bad Name", b"x")]),
+            Request(host="h", target="/", extra_headers=[(b"X-A", b"bad\r\nvalue")]),
+        ],
+    )
+    def test_h11_refusals_are_also_h11_errors(self, request_event: Request) -> None:
+        """wsproto 1.x let h11's LocalProtocolError through; ours is both types."""
+        with pytest.raises(LocalProtocolError) as info:
+            WSConnection(CLIENT).send(request_event)
+        assert isinstance(info.value, h11.LocalProtocolError)
+
     def test_extension_offers(self) -> None:
         """§9.1: True offers the bare name, a string adds parameters, False omits it."""
         _, data, _ = start_client(
@@ -308,13 +337,19 @@ class TestClientReadsResponse:
         (event,) = drain(client, raw_response(headers))
         assert event == AcceptConnection(subprotocol="p", extra_headers=[(b"set-cookie", b"a=1")])
 
-    def test_interim_responses_are_skipped(self) -> None:
-        """RFC 9110 §15.2: a 103 Early Hints before the 101 is not an answer."""
+    @pytest.mark.parametrize("status", [b"100 Continue", b"102 Processing", b"103 Early Hints"])
+    def test_other_informational_responses_reject(self, status: bytes) -> None:
+        """The manual: a 1xx answer other than 101 is a RejectConnection without a body.
+
+        wsproto 1.x does the same and moves to CLOSED; a client waiting for a
+        101 after it would wait for ever (trio-websocket's test of this case).
+        """
         client, _, key = start_client()
-        data = raw_response([(b"Link", b"</a>")], b"103 Early Hints") + raw_response(
-            accept_headers(key)
-        )
-        assert drain(client, data) == [AcceptConnection()]
+        data = raw_response([(b"Link", b"</a>")], status) + raw_response(accept_headers(key))
+        assert drain(client, data) == [
+            RejectConnection(status_code=int(status[:3]), headers=[(b"link", b"</a>")])
+        ]
+        assert client.state is ConnectionState.CLOSED
 
     @pytest.mark.parametrize(
         ("change", "message"),
@@ -338,8 +373,14 @@ class TestClientReadsResponse:
         headers = with_header(accept_headers(key), *change)
         with pytest.raises(RemoteProtocolError, match=message) as info:
             client.receive_data(raw_response(headers))
+        # A client has nothing to answer with (§4.1: it fails the connection);
+        # the state stays CONNECTING, as in wsproto 1.x.
         assert info.value.event_hint is None
-        assert client.state is ConnectionState.CLOSED
+        assert client.state is ConnectionState.CONNECTING
+        with pytest.raises(LocalProtocolError, match="failed"):
+            client.handshake.connection  # noqa: B018
+        with pytest.raises(LocalProtocolError, match="handshake failed; close the transport"):
+            client.send(TextMessage("too early"))
         assert list(client.events()) == []
         client.receive_data(b"more")  # ignored once failed
         assert list(client.events()) == []
@@ -360,7 +401,7 @@ class TestClientReadsResponse:
         client, _, _ = start_client()
         with pytest.raises(RemoteProtocolError, match="malformed HTTP response"):
             client.receive_data(b"NOT HTTP AT ALL\r\n\r\n")
-        assert client.state is ConnectionState.CLOSED
+        assert client.state is ConnectionState.CONNECTING
 
     def test_oversized_response_fails(self) -> None:
         client, _, key = start_client()
@@ -373,7 +414,7 @@ class TestClientReadsResponse:
             client.receive_data(b"X-Pad: " + b"p" * 91 + b"\r\n")
         with pytest.raises(RemoteProtocolError, match="malformed"):
             client.receive_data(b"X-Pad: " + b"p" * 91 + b"\r\n")
-        assert client.state is ConnectionState.CLOSED
+        assert client.state is ConnectionState.CONNECTING
 
 
 class TestRejection:
@@ -435,14 +476,22 @@ class TestRejection:
         assert b"".join(e.data for e in events if isinstance(e, RejectData)) == b"bad"
         assert events[-1] == RejectData(b"", body_finished=True)
 
-    def test_body_delimited_by_close(self) -> None:
+    @pytest.mark.parametrize("eof", [None, b""])
+    def test_body_delimited_by_close(self, eof: bytes | None) -> None:
+        """The manual: RejectData events end with ``body_finished``, even at EOF.
+
+        ``b""`` ends the transport too, as in wsproto 1.x: its own test of
+        this case feeds what h11 writes for the end of such a body, nothing.
+        """
         client, _, _ = start_client()
-        events = drain(client, b"HTTP/1.1 503 Service Unavailable\r\n\r\nlater")
+        events = drain(
+            client, b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\nlater"
+        )
         assert events == [
-            RejectConnection(status_code=503, headers=[], has_body=True),
+            RejectConnection(status_code=503, headers=[(b"connection", b"close")], has_body=True),
             RejectData(b"later", body_finished=False),
         ]
-        assert drain(client, None) == [RejectData(b"", body_finished=True)]
+        assert drain(client, eof) == [RejectData(b"", body_finished=True)]
         assert client.state is ConnectionState.CLOSED
 
     def test_truncated_body_fails(self) -> None:
@@ -450,7 +499,7 @@ class TestRejection:
         drain(client, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nabc")
         with pytest.raises(RemoteProtocolError, match="closed"):
             client.receive_data(None)
-        assert client.state is ConnectionState.CLOSED
+        assert client.state is ConnectionState.REJECTING  # as in wsproto 1.x
 
     def test_reject_data_needs_reject_with_body(self) -> None:
         client, server = WSConnection(CLIENT), WSConnection(SERVER)
@@ -534,6 +583,23 @@ SERVER_FAILURES = [
 class TestServerReadsRequest:
     """§4.2.1: the server reads and validates the client's opening handshake."""
 
+    @pytest.mark.parametrize(
+        ("sent", "host"),
+        [
+            (b"xn--bcher-kva.example", "bücher.example"),
+            (b"xn--bcher-kva.example:8080", "bücher.example:8080"),
+            (b"XN--BCHER-KVA.example", "XN--BCHER-KVA.example"),  # as 1.x: Python's codec
+            (b"xn--zz.example", "xn--zz.example"),  # not valid IDNA: passed on as it came
+            (b"Server.Example.com", "Server.Example.com"),
+        ],
+    )
+    def test_idna_host_is_decoded(self, sent: bytes, host: str) -> None:
+        """As in wsproto 1.x, Request.host is the name the client's Request was given."""
+        server = WSConnection(SERVER)
+        (event,) = drain(server, raw_request(with_header(BASE_HEADERS, b"Host", sent)))
+        assert isinstance(event, Request)
+        assert event.host == host
+
     def test_request_event_fields(self) -> None:
         headers = [
             *BASE_HEADERS,
@@ -553,6 +619,7 @@ class TestServerReadsRequest:
                 (b"upgrade", b"websocket"),
                 (b"connection", b"Upgrade"),
                 (b"sec-websocket-key", KEY),
+                (b"sec-websocket-version", b"13"),
                 (b"origin", b"http://example.com"),
             ],
             subprotocols=["chat", "superchat", "other"],
@@ -700,15 +767,35 @@ class TestServerAccept:
         assert server.state is ConnectionState.CONNECTING
         assert b"Sec-WebSocket-Protocol" not in server.send(AcceptConnection())
 
-    def test_answer_needs_a_request(self) -> None:
+    def test_accept_h11_refuses_leaves_the_handshake_as_it_was(self) -> None:
+        """As in wsproto 1.x: still CONNECTING, nothing sent, accepting again works.
+
+        1.x raised h11's LocalProtocolError here; ours is that type too.
+        """
+        server = WSConnection(SERVER)
+        drain(server, raw_request())
+        with pytest.raises(LocalProtocolError, match="AcceptConnection") as info:
+            server.send(AcceptConnection(extra_headers=[(b"Bad Name", b"x")]))
+        assert isinstance(info.value, h11.LocalProtocolError)
+        assert server.state is ConnectionState.CONNECTING
+        assert server.connection is None
+        assert server.send(AcceptConnection()).startswith(b"HTTP/1.1 101 ")
+        assert server.state is ConnectionState.OPEN
+
+    def test_accepting_needs_a_request(self) -> None:
         server = WSConnection(SERVER)
         with pytest.raises(LocalProtocolError, match="before a Request"):
             server.send(AcceptConnection())
-        with pytest.raises(LocalProtocolError, match="before a Request"):
-            server.send(RejectConnection())
         server.receive_data(raw_request()[:20])
         with pytest.raises(LocalProtocolError, match="before a Request"):
             server.send(AcceptConnection())
+
+    def test_rejecting_needs_no_request(self) -> None:
+        """wsproto 1.x lets a server turn a client away before reading its request."""
+        server = WSConnection(SERVER)
+        data = server.send(RejectConnection(status_code=503))
+        assert data.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert server.state is ConnectionState.CLOSED
 
     @pytest.mark.parametrize("event", [Request(host="h", target="/"), TextMessage("early")])
     def test_server_cannot_send_request_or_data_yet(self, event: Event) -> None:
@@ -771,11 +858,25 @@ class TestInitiateUpgradeConnection:
             server.initiate_upgrade_connection(with_header(BASE_HEADERS, b"Upgrade"), "/")
         assert info.value.event_hint == RejectConnection(status_code=400)
 
-    def test_missing_host(self) -> None:
+    @pytest.mark.parametrize(
+        "headers",
+        [with_header(BASE_HEADERS, b"Host"), [*BASE_HEADERS, (b"Bad Name", b"x")]],
+    )
+    def test_headers_h11_refuses(self, headers: Headers) -> None:
+        """The hint can be sent (it could not be in an earlier version of ours).
+
+        wsproto 1.x raised h11's LocalProtocolError here, so the error is an
+        instance of that too, besides a RemoteProtocolError with a 400 hint.
+        """
         server = WSConnection(SERVER)
-        with pytest.raises(RemoteProtocolError, match="Host") as info:
-            server.initiate_upgrade_connection(with_header(BASE_HEADERS, b"Host"), "/")
+        with pytest.raises(RemoteProtocolError) as info:
+            server.initiate_upgrade_connection(headers, "/")
+        assert isinstance(info.value, h11.LocalProtocolError)
         assert info.value.event_hint == RejectConnection(status_code=400)
+        assert server.state is ConnectionState.CONNECTING
+        data = server.send(info.value.event_hint)
+        assert data == b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+        assert server.state is ConnectionState.CLOSED
 
     def test_only_once_and_only_on_servers(self) -> None:
         server = WSConnection(SERVER)
@@ -793,10 +894,13 @@ class TestInitiateUpgradeConnection:
 class TestEndOfFile:
     """The transport closing during the handshake never leaves it hanging."""
 
-    def test_server_peer_leaves_without_a_word(self) -> None:
+    @pytest.mark.parametrize("eof", [None, b""])
+    def test_server_peer_leaves_without_a_word(self, eof: bytes | None) -> None:
+        """No event, and the state stays CONNECTING, as in wsproto 1.x."""
         server = WSConnection(SERVER)
-        assert drain(server, None) == []
-        assert server.state is ConnectionState.CLOSED
+        assert drain(server, eof) == []
+        assert server.state is ConnectionState.CONNECTING
+        assert drain(server, raw_request()) == []  # nothing is read after the end
         with pytest.raises(LocalProtocolError):
             server.send(AcceptConnection())
 
@@ -817,14 +921,17 @@ class TestEndOfFile:
         assert list(server.events()) == [CloseConnection(CloseReason.ABNORMAL_CLOSURE, None)]
         assert server.state is ConnectionState.CLOSED
 
+    @pytest.mark.parametrize("eof", [None, b""])
     @pytest.mark.parametrize("partial", [b"", b"HTTP/1.1 101 Switching"])
-    def test_client_server_leaves_before_answering(self, partial: bytes) -> None:
+    def test_client_server_leaves_before_answering(self, partial: bytes, eof: bytes | None) -> None:
+        """As in wsproto 1.x, ``b""`` ends the transport too; the state stays CONNECTING."""
         client, _, _ = start_client()
-        client.receive_data(partial)
+        if partial:
+            client.receive_data(partial)
         with pytest.raises(RemoteProtocolError, match="closed") as info:
-            client.receive_data(None)
+            client.receive_data(eof)
         assert info.value.event_hint is None
-        assert client.state is ConnectionState.CLOSED
+        assert client.state is ConnectionState.CONNECTING
         client.receive_data(None)  # a second EOF is harmless
 
 

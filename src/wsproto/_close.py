@@ -6,7 +6,7 @@ import struct
 
 from ._errors import ProtocolFailure
 from .frame_protocol import CloseReason
-from .utilities import LocalProtocolError
+from .utilities import LocalProtocolError, _LocalTypeError
 
 # Codes an endpoint may put in a close frame: the RFC 6455 codes except the
 # reserved 1004 and the local-only 1005/1006/1015, the IANA-registered
@@ -14,6 +14,10 @@ from .utilities import LocalProtocolError
 _SENDABLE_BELOW_3000 = frozenset(
     {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
 )
+# §7.4.1: codes that name what happened locally and must never be sent.
+# wsproto 1.x sends 1000 in their place, and programs rely on it:
+# trio-websocket closes with 1006 when it aborts a connection.
+_LOCAL_ONLY = frozenset({1005, 1006, 1015})
 _KNOWN = {int(member): member for member in CloseReason}
 _unpack_code = struct.Struct("!H").unpack_from
 _pack_code = struct.Struct("!H").pack
@@ -47,15 +51,24 @@ def parse_close_payload(payload: bytes) -> tuple[int, str]:
 
 
 def build_close_payload(code: int | None, reason: str | None) -> bytes:
-    """Encode a close frame's payload, refusing what the peer would have to reject."""
-    if code is None or code == CloseReason.NO_STATUS_RCVD:
-        # 1005 means "no code": it is sent as an empty payload, and so no reason.
+    """Encode a close frame's payload, refusing what the peer would have to reject.
+
+    As in wsproto 1.x: ``None``, or the member ``CloseReason.NO_STATUS_RCVD``
+    (what ``response()`` gives for a received close without a code), sends a
+    close without a code; a local-only code given as such (1005, 1006, 1015)
+    sends 1000, with the reason.
+    """
+    if code is None or code is CloseReason.NO_STATUS_RCVD:
+        # No code: an empty payload, and so no reason (1.x raised TypeError).
         if reason:
-            raise LocalProtocolError("a close reason needs a close code; pass code=1000 or another")
+            raise _LocalTypeError("a close reason needs a close code; pass code=1000 or another")
         return b""
-    if not is_sendable_code(code):
+    if code in _LOCAL_ONLY:
+        code = CloseReason.NORMAL_CLOSURE
+    elif not is_sendable_code(code):
         raise LocalProtocolError(
-            f"close code {code} may not be sent; use 1000-1003, 1007-1014 or 3000-4999"
+            f"close code {code} may not be sent; use 1000-1003, 1007-1014 or 3000-4999 "
+            "(1005, 1006 and 1015 send 1000)"
         )
     data = _pack_code(code)
     if reason:

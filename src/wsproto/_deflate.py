@@ -34,6 +34,12 @@ EXTENSION_NAME = "permessage-deflate"
 DEFAULT_WINDOW_BITS = 15
 #: RFC 7692 §7.1.2.1: window sizes are 2**8 to 2**15 bytes.
 MIN_WINDOW_BITS = 8
+# zlib cannot deflate with a 256-byte window: asked for 8 bits it quietly
+# uses 9, and a peer that inflates with the 8 it agreed to then fails
+# ("invalid distance too far back"). So this end never agrees to compress
+# with 8 (the offer is declined, the response fails); inflating with 8 is
+# fine. wsproto 1.x refuses 8 as well.
+_UNDEFLATABLE_BITS = 8
 
 #: The most decompressed data one step of inflation produces. Deflate expands
 #: up to ~1032:1, so a 64 KiB frame can carry 64 MiB; inflating it in one call
@@ -198,7 +204,8 @@ def agree_as_server(offer: dict[str, str | None], settings: Settings) -> tuple[A
 
     Raises:
         NegotiationError: if the offer must be declined (an unknown parameter,
-            a value where none belongs, a missing or invalid window size).
+            a value where none belongs, a missing or invalid window size), or
+            would have the server compress with an 8-bit window.
     """
     _check_known(offer)
     client_nct = _flag(offer, _CLIENT_NO_CONTEXT_TAKEOVER)
@@ -221,6 +228,8 @@ def agree_as_server(offer: dict[str, str | None], settings: Settings) -> tuple[A
     if _SERVER_MAX_WINDOW_BITS in offer:
         limit = _window(offer[_SERVER_MAX_WINDOW_BITS], _SERVER_MAX_WINDOW_BITS)
         server_bits = limit if server_bits is None else min(server_bits, limit)
+    if server_bits == _UNDEFLATABLE_BITS:
+        raise NegotiationError("zlib cannot compress with an 8-bit window")
     if server_bits is not None:
         response.append(f"{_SERVER_MAX_WINDOW_BITS}={server_bits}")
     else:
@@ -258,8 +267,9 @@ def agree_as_client(response: dict[str, str | None], settings: Settings) -> Agre
         The agreement.
 
     Raises:
-        NegotiationError: if the response is not a valid answer to our offer;
-            RFC 7692 §7.1 says the client must then fail the connection.
+        NegotiationError: if the response is not a valid answer to our offer
+            (RFC 7692 §7.1 says the client must then fail the connection), or
+            would have the client compress with an 8-bit window.
     """
     _check_known(response)
     server_nct = _flag(response, _SERVER_NO_CONTEXT_TAKEOVER)
@@ -289,6 +299,8 @@ def agree_as_client(response: dict[str, str | None], settings: Settings) -> Agre
         client_bits = min(
             client_bits, _window(response[_CLIENT_MAX_WINDOW_BITS], _CLIENT_MAX_WINDOW_BITS)
         )
+    if client_bits == _UNDEFLATABLE_BITS:
+        raise NegotiationError("client_max_window_bits=8: zlib cannot compress with 8 bits")
 
     return Agreement(
         client_nct or settings.client_no_context_takeover, client_bits, server_nct, server_bits

@@ -31,12 +31,12 @@ MAX_HANDSHAKE_SIZE = 16 * 1024
 # RFC 9110 §5.6.2: a token, as used for subprotocols and extension names.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
-# Request headers the Request event reports in dedicated fields; the manual
-# says extra_headers excludes them. Connection, Upgrade and Sec-WebSocket-Key
-# stay: servers that pass headers on (ASGI scopes) expect to see them.
-_REQUEST_FIELDS = frozenset(
-    {b"host", b"sec-websocket-extensions", b"sec-websocket-protocol", b"sec-websocket-version"}
-)
+# Request headers the Request event reports in dedicated fields, left out of
+# extra_headers. The manual lists the version header among them too, but
+# wsproto 1.x keeps it, and servers that pass extra_headers on (ASGI scopes)
+# show it to applications, so it stays, as do Connection, Upgrade and
+# Sec-WebSocket-Key.
+_REQUEST_FIELDS = frozenset({b"host", b"sec-websocket-extensions", b"sec-websocket-protocol"})
 # Response headers the client checks itself; the rest are extra_headers.
 _RESPONSE_FIELDS = frozenset(
     {
@@ -151,7 +151,7 @@ def read_request(request: h11.Request) -> ClientRequest:
         )
     host = _single(headers, b"host", "Host")
     try:
-        host_text = host.decode("ascii")
+        host_text = _host_name(host.decode("ascii"))
     except UnicodeDecodeError:
         raise _bad_request("the Host header must be ASCII (IDNA-encode names)") from None
     subprotocols = list_items(headers, b"sec-websocket-protocol")
@@ -166,6 +166,21 @@ def read_request(request: h11.Request) -> ClientRequest:
         subprotocols=subprotocols,
     )
     return ClientRequest(event, key)
+
+
+def _host_name(host: str) -> str:
+    """The Host value as Request.host gives it: IDNA labels decoded, as in wsproto 1.x.
+
+    The client sent ``xn--bcher-kva.example``; programs get ``bücher.example``
+    back, the name the client's ``Request(host=...)`` was given. A value that
+    is not valid IDNA is passed on as it came.
+    """
+    if "xn--" not in host.lower():
+        return host  # nothing to decode (and no codec call on the common path)
+    try:
+        return host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return host
 
 
 @dataclass(slots=True)

@@ -47,7 +47,7 @@ class Receiver:
         "_buf",
         "_client",
         "_done",
-        "_eof",
+        "_eofs",
         "_exts",
         "_fin",
         "_key",
@@ -84,8 +84,8 @@ class Receiver:
         self._on_close = on_close
         self._buf: bytes | bytearray = b""
         self._pos = 0
-        self._done = False  # a close frame arrived or the peer failed: no more events
-        self._eof = False
+        self._done = False  # a close frame arrived or the peer failed: no more frames
+        self._eofs = 0  # transport closures reported and not yet turned into events
         # The data frame whose payload is still arriving.
         self._remaining = 0
         self._key = b""  # its masking key, rotated to line up with the next byte
@@ -114,12 +114,23 @@ class Receiver:
         self._pos = 0
 
     def feed_eof(self) -> None:
-        """Note that the transport closed; ``events()`` ends with a 1006 close."""
-        self._eof = True
+        """Note that the transport closed; ``events()`` ends with a 1006 close.
+
+        Each call adds one, as in wsproto 1.x, even after a close frame.
+        """
+        self._eofs += 1
+
+    def _eof_events(self) -> Iterator[Event]:
+        # §7.1.5: the transport closed without a close frame (or after one).
+        while self._eofs:
+            self._eofs -= 1
+            yield CloseConnection(CloseReason.ABNORMAL_CLOSURE, None)
 
     def events(self) -> Iterator[Event]:
         """Yield the events of every complete unit in the buffer."""
         if self._done:
+            if self._eofs:
+                yield from self._eof_events()
             return
         buf = self._buf
         if type(buf) is not bytes:
@@ -212,7 +223,10 @@ class Receiver:
                     else:
                         code, reason = parse_close_payload(payload)
                         self._close()
+                        self._on_close()
                         yield CloseConnection(code, reason)
+                        if self._eofs:
+                            yield from self._eof_events()
                         return
                     if self._buf is not buf:
                         buf, pos, end = self._reload()
@@ -316,13 +330,16 @@ class Receiver:
                     if self._buf is not buf:
                         buf, pos, end = self._reload()
         except ProtocolFailure as failure:
+            # The state does not change (as in wsproto 1.x): the peer sent no
+            # close frame, and the application answers this one.
             self._close()
             yield CloseConnection(failure.code, failure.reason)
+            if self._eofs:
+                yield from self._eof_events()
             return
-        if self._eof:
-            # §7.1.5: the transport closed without a close frame.
+        if self._eofs:
             self._done = True
-            yield CloseConnection(CloseReason.ABNORMAL_CLOSURE, None)
+            yield from self._eof_events()
 
     def _reload(self) -> tuple[bytes, int, int]:
         # receive_data() was called while events were being pulled.
@@ -335,7 +352,6 @@ class Receiver:
         self._done = True
         self._buf = b""
         self._pos = 0
-        self._on_close()
 
     def _check_sizes(self, length: int) -> None:
         if self._max_frame is not None and length > self._max_frame:

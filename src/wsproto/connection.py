@@ -14,10 +14,10 @@ from typing import Literal, overload
 from ._close import build_close_payload
 from ._frames import FIN, RSV1, MaskedFrameBuilder, build_frame, build_split_frame
 from ._receive import Receiver
-from .events import CloseConnection, Event, Message, Ping, Pong, TextMessage
+from .events import CloseConnection, Event, Message, Ping, Pong
 from .extensions import Extension, PerMessageDeflate
 from .frame_protocol import FrameProtocol, Opcode, RsvBits
-from .utilities import LocalProtocolError
+from .utilities import LocalProtocolError, _LocalTypeError, _LocalValueError
 
 __all__ = ["CLIENT", "SERVER", "Connection", "ConnectionState", "ConnectionType"]
 
@@ -53,6 +53,7 @@ SERVER = ConnectionType.SERVER
 
 _OPEN = ConnectionState.OPEN
 _REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
+_CLOSED = ConnectionState.CLOSED
 _MAX_CONTROL_PAYLOAD = 125
 
 
@@ -122,10 +123,20 @@ class Connection:
         :class:`~wsproto.events.CloseConnection` (while open, or in reply to
         the peer's close). Write the returned bytes to the transport.
 
+        A message is text if its ``data`` is a ``str`` and binary if it is
+        bytes, whichever event class carries it, as in wsproto 1.x. A close
+        with code 1005, 1006 or 1015 (codes that are never sent, RFC 6455
+        §7.4.1) sends 1000, as 1.x does; ``CloseReason.NO_STATUS_RCVD``
+        itself, as ``response()`` gives for a close without a code, sends a
+        close without one.
+
         Raises:
             LocalProtocolError: if the event cannot be sent in this state, or
                 is invalid (a control payload over 125 bytes, a close code that
-                may not be sent, a message mixing text and binary pieces).
+                may not be sent, a message mixing text and binary pieces). Where
+                wsproto 1.x raised ``ValueError`` or ``TypeError`` (the first
+                and last of those, message data that is neither ``str`` nor
+                bytes, a reason without a code) the error is also one of those.
         """
         if isinstance(event, Message):
             self._check_data_allowed()
@@ -140,7 +151,7 @@ class Connection:
                 )
             payload = bytes(event.payload)
             if len(payload) > _MAX_CONTROL_PAYLOAD:
-                raise LocalProtocolError(
+                raise _LocalValueError(
                     f"{type(event).__name__} payload is {len(payload)} bytes; "
                     f"control frames carry at most {_MAX_CONTROL_PAYLOAD}"
                 )
@@ -186,22 +197,29 @@ class Connection:
     def _send_message(
         self, event: Message[str] | Message[bytes], split: bool = False
     ) -> bytes | tuple[bytes, bytes]:
-        data = event.data
-        if isinstance(event, TextMessage) or isinstance(data, str):
-            if not isinstance(data, str):
-                raise LocalProtocolError("TextMessage.data must be str")
+        data: object = event.data  # typed str | bytes, but programs pass others
+        # The data's type decides, as in wsproto 1.x (a TextMessage holding
+        # bytes is sent as binary).
+        if type(data) is bytes:
+            payload = data
+            kind = Opcode.BINARY
+        elif isinstance(data, str):
             payload = data.encode("utf-8")
             kind = Opcode.TEXT
-        else:
+        elif isinstance(data, bytearray | memoryview):
             payload = bytes(data)
             kind = Opcode.BINARY
+        else:
+            raise _LocalTypeError(
+                f"{type(event).__name__}.data must be str or bytes, not {type(data).__name__}"
+            )
         sending = self._sending
         if sending is None:
             opcode = kind
         elif sending is kind:
             opcode = Opcode.CONTINUATION
         else:
-            raise LocalProtocolError(
+            raise _LocalTypeError(
                 f"a {sending.name.lower()} message is still being sent; finish it "
                 "(message_finished=True) before sending another kind"
             )
@@ -266,16 +284,27 @@ class Connection:
         """Feed bytes received from the peer; ``None`` when the transport closed.
 
         Then iterate :meth:`events`. Passing ``None`` moves the connection to
-        CLOSED; :meth:`events` ends with a
-        :class:`~wsproto.events.CloseConnection` with code 1006 unless a close
-        frame was received first. Bytes that arrive after the peer's close are
-        ignored.
+        CLOSED, and :meth:`events` yields a
+        :class:`~wsproto.events.CloseConnection` with code 1006 for it (RFC
+        6455 §7.1.5), after the events of the bytes received before; as in
+        wsproto 1.x, every such call yields one, even after a close frame.
+        Bytes that arrive after the peer's close, or after a protocol
+        violation, are ignored.
+
+        Raises:
+            LocalProtocolError: if the connection is CLOSED (as in wsproto
+                1.x): nothing more can arrive, so stop reading and close the
+                transport.
         """
         if data is None:
-            if self._state is not ConnectionState.CLOSED:
-                self._receiver.feed_eof()
-            self._state = ConnectionState.CLOSED
+            self._receiver.feed_eof()
+            self._state = _CLOSED
             return
+        if self._state is _CLOSED:
+            raise LocalProtocolError(
+                "Connection already closed: the closing handshake is complete or the "
+                "transport closed; stop reading and close the transport"
+            )
         self._receiver.feed(data)
 
     def events(self) -> Iterator[Event]:
@@ -283,13 +312,16 @@ class Connection:
 
         A protocol violation by the peer yields a
         :class:`~wsproto.events.CloseConnection` with the matching code (1002,
-        1007, 1009 ...) and nothing after it; answer it with
-        ``send(event.response())`` and close the transport.
+        1007, 1009 ...) and nothing after it. The state does not change, as in
+        wsproto 1.x (the peer sent no close frame): answer it with
+        ``send(event.response())``, which moves an OPEN connection to
+        LOCAL_CLOSING and puts that code on the wire, then close the transport
+        (RFC 6455 §7.1.7).
         """
         return self._receiver.events()
 
     def _peer_closed(self) -> None:
-        # A close frame arrived, or the peer violated the protocol.
+        # A close frame arrived.
         if self._state is _OPEN:
             self._state = ConnectionState.REMOTE_CLOSING
         elif self._state is ConnectionState.LOCAL_CLOSING:

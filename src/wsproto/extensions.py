@@ -123,9 +123,11 @@ class PerMessageDeflate(Extension):
         server_max_window_bits: The window the server compresses with
             (§7.1.2.1): a client asks for it, a server limits itself.
 
-    zlib cannot produce raw deflate data with an 8-bit window, so an endpoint
-    whose own window is negotiated down to 8 sends its messages uncompressed,
-    which RFC 7692 allows for any message; it still inflates what it receives.
+    zlib cannot produce raw deflate data with an 8-bit window, so this end
+    never agrees to compress with one: a server declines an offer that asks
+    it to (and takes the client's next offer, if any), a client fails on a
+    response that would have it do so (as with any response it cannot
+    accept). The peer's window may be 8: what it sends is inflated.
 
     Raises:
         ValueError: if a window size is outside 8-15.
@@ -265,6 +267,7 @@ class PerMessageDeflate(Extension):
         else:
             own_bits, own_nct = a.server_max_window_bits, a.server_no_context_takeover
             peer_bits, peer_nct = a.client_max_window_bits, a.client_no_context_takeover
+        # Negotiation never leaves our own window at 8 bits (zlib cannot).
         self._compress = own_bits > MIN_WINDOW_BITS
         self._deflate_bits = own_bits
         # Inflate with the agreed window, which is all the history kept between

@@ -30,6 +30,7 @@ from .typing import Headers
 from .utilities import (
     LocalProtocolError,
     RemoteProtocolError,
+    _LocalUnicodeError,
     generate_accept_token,
     generate_nonce,
 )
@@ -43,6 +44,23 @@ __all__ = [
 ]
 
 _CONNECTING = ConnectionState.CONNECTING
+
+
+class _RefusedByH11(LocalProtocolError, h11.LocalProtocolError):
+    """A handshake event h11 cannot send (an invalid header name, a wrong status ...).
+
+    wsproto 1.x let h11's own ``LocalProtocolError`` through here; this is
+    both, so ``except`` clauses written for either still catch it.
+    """
+
+
+class _InvalidUpgradeRequest(RemoteProtocolError, h11.LocalProtocolError):
+    """Headers given to ``initiate_upgrade_connection`` that h11 cannot send.
+
+    A :class:`RemoteProtocolError` with a sendable 400 ``event_hint`` (the
+    headers came from the client), and also h11's ``LocalProtocolError``,
+    which wsproto 1.x raised here.
+    """
 
 
 class H11Handshake:
@@ -122,6 +140,10 @@ class H11Handshake:
             LocalProtocolError: if the handshake has not completed, or failed.
         """
         if self._connection is None:
+            if self._failed:
+                raise LocalProtocolError(
+                    "the opening handshake failed; there is no WebSocket connection"
+                )
             if self._state is _CONNECTING:
                 raise LocalProtocolError(
                     "the opening handshake is still in progress; the connection exists "
@@ -151,7 +173,9 @@ class H11Handshake:
         Raises:
             LocalProtocolError: on a client, or once the handshake has begun.
             RemoteProtocolError: if the request is not a valid WebSocket
-                upgrade; ``event_hint`` is the rejection to send.
+                upgrade, or has headers h11 cannot handle (then it is also an
+                ``h11.LocalProtocolError``, as in wsproto 1.x); ``event_hint``
+                is the rejection to send.
         """
         if self.client:
             raise LocalProtocolError(
@@ -167,9 +191,10 @@ class H11Handshake:
                 h11.Request(method=b"GET", target=path, headers=headers)
             )
         except (h11.LocalProtocolError, UnicodeError) as exc:
-            raise RemoteProtocolError(
+            error = _InvalidUpgradeRequest(
                 f"invalid upgrade request: {exc}", event_hint=RejectConnection(status_code=400)
-            ) from None
+            )
+            raise self._fail(error) from None
         self.receive_data(data)
 
     def send(self, event: Event) -> bytes:
@@ -182,6 +207,8 @@ class H11Handshake:
 
         Raises:
             LocalProtocolError: if the event is not valid for this side or state.
+                When h11 refuses it (an invalid header, say) the error is also
+                an ``h11.LocalProtocolError``, which wsproto 1.x raised.
         """
         try:
             if isinstance(event, Request):
@@ -193,9 +220,13 @@ class H11Handshake:
             if isinstance(event, RejectData):
                 return self._send_reject_data(event)
         except h11.LocalProtocolError as exc:
-            raise LocalProtocolError(f"cannot send {type(event).__name__}: {exc}") from None
+            if isinstance(exc, LocalProtocolError):
+                raise  # ours, already saying what to do
+            raise _RefusedByH11(f"cannot send {type(event).__name__}: {exc}") from None
         if self._state is not _CONNECTING:
             advice = f"the handshake ended in state {self._state.name}"
+        elif self._failed:
+            advice = "the handshake failed; close the transport"
         elif self.client:
             advice = "wait for the server's AcceptConnection first"
         else:
@@ -209,16 +240,22 @@ class H11Handshake:
 
         Then iterate :meth:`events`. Bytes that follow the handshake in the
         same read are kept for the connection, which reports them once open.
+        As in wsproto 1.x (and h11), ``b""`` also means the transport closed:
+        a rejection whose body runs to the end of the connection then ends
+        with a ``RejectData(b"", body_finished=True)``.
 
-        On the server, a peer that closes before sending anything just moves
-        the state to ``CLOSED``; one that closes after its complete request
-        still gets an answer (the connection then reports the closure).
+        On the server, a peer that closes before sending anything leaves the
+        state ``CONNECTING``, with no event, as in wsproto 1.x; one that closes
+        after its complete request still gets an answer (the connection then
+        reports the closure).
 
         Raises:
             RemoteProtocolError: if the peer broke the handshake, or (client)
-                closed before answering it. On a server, ``event_hint`` is a
-                :class:`~wsproto.events.RejectConnection` to send before
-                closing the transport.
+                closed before answering it. The state stays ``CONNECTING``
+                and later data is ignored; close the transport. On a server,
+                ``event_hint`` is a :class:`~wsproto.events.RejectConnection`
+                to send first; a client has nothing to send (RFC 6455 §4.1:
+                it fails the connection), so its ``event_hint`` is ``None``.
             LocalProtocolError: if the handshake is complete; feed
                 :attr:`connection` instead.
         """
@@ -230,10 +267,10 @@ class H11Handshake:
             return  # The handshake is over (or broken): nothing more to read.
         if not self.client and self._state is ConnectionState.REJECTING:
             return  # Whatever the client says, we are rejecting it.
-        if data is None:
+        if not data:  # None, or b"" as wsproto 1.x and h11 take it
             self._eof = True
             self._h11.receive_data(b"")  # h11's spelling of end of file
-        elif data:
+        else:
             self._h11.receive_data(data)
         try:
             self._read()
@@ -276,11 +313,12 @@ class H11Handshake:
         return RemoteProtocolError(message, event_hint=RejectConnection(status_code=status))
 
     def _fail(self, error: RemoteProtocolError) -> RemoteProtocolError:
-        """Record that the peer broke the handshake; return ``error`` to raise."""
+        """Record that the peer broke the handshake; return ``error`` to raise.
+
+        The state stays CONNECTING, as in wsproto 1.x: a server can still send
+        the event_hint, and programs that look at the state see what they did.
+        """
         self._failed = True
-        if self.client:
-            self._state = ConnectionState.CLOSED
-        # A server stays CONNECTING, so that it can still send the event_hint.
         return error
 
     def _read(self) -> None:
@@ -289,7 +327,10 @@ class H11Handshake:
             if not isinstance(event, h11.Event):
                 return  # NEED_DATA, or PAUSED at the protocol switch
             if isinstance(event, h11.ConnectionClosed):
-                self._state = ConnectionState.CLOSED
+                # The peer closed with nothing left to read: a client's
+                # close-delimited rejection body already ended (CLOSED); a
+                # server that got no request stays CONNECTING, as in 1.x.
+                return
             elif self.client:
                 self._client_event(event)
             elif isinstance(event, h11.Request):
@@ -299,9 +340,17 @@ class H11Handshake:
 
     def _client_event(self, event: h11.Event) -> None:
         if isinstance(event, h11.InformationalResponse):
-            # RFC 9110 §15.2: skip interim responses (100, 103) other than ours.
             if event.status_code == 101:
                 self._open_client(event)
+            else:
+                # Any other 1xx answer (100, 103 ...) rejects the upgrade: the
+                # manual documents a RejectConnection without a body here.
+                self._state = ConnectionState.CLOSED
+                self._events.append(
+                    RejectConnection(
+                        status_code=event.status_code, headers=list(event.headers), has_body=False
+                    )
+                )
         elif isinstance(event, h11.Response):
             self._state = ConnectionState.REJECTING
             self._events.append(
@@ -340,28 +389,30 @@ class H11Handshake:
 
     def _send_request(self, event: Request) -> bytes:
         if not self.client:
-            raise LocalProtocolError(
+            raise _RefusedByH11(
                 "a server does not send a Request; it answers the one it receives "
                 "with AcceptConnection or RejectConnection"
             )
         if self._key is not None:
-            raise LocalProtocolError("the Request was already sent; wait for the answer")
+            raise _RefusedByH11("the Request was already sent; wait for the answer")
         try:
             host = event.host.encode("ascii")
         except UnicodeEncodeError:
             try:
                 host = event.host.encode("idna")
             except UnicodeError:
-                raise LocalProtocolError(f"invalid host name {event.host!r}") from None
+                raise _LocalUnicodeError(f"invalid host name {event.host!r}") from None
         try:
             target = event.target.encode("ascii")
         except UnicodeEncodeError:
-            raise LocalProtocolError(
+            raise _LocalUnicodeError(
                 f"the request target {event.target!r} must be ASCII; percent-encode it"
             ) from None
         for subprotocol in event.subprotocols:
             if not is_token(subprotocol):
-                raise LocalProtocolError(f"subprotocol {subprotocol!r} is not an HTTP token")
+                # 1.x failed to encode a non-ASCII one: a UnicodeError there.
+                error = LocalProtocolError if subprotocol.isascii() else _LocalUnicodeError
+                raise error(f"subprotocol {subprotocol!r} is not an HTTP token")
         key = generate_nonce()
         headers: Headers = [
             (b"Host", host),
@@ -386,20 +437,19 @@ class H11Handshake:
 
     def _check_answer(self, what: str) -> None:
         if self.client:
-            raise LocalProtocolError(
-                f"a client does not send {what}; it receives the server's answer"
-            )
+            raise _RefusedByH11(f"a client does not send {what}; it receives the server's answer")
         if self._state is not _CONNECTING:
             raise LocalProtocolError(
                 f"cannot send {what} in state {self._state.name}; the request was already answered"
             )
-        if self._request is None and not self._failed:
-            raise LocalProtocolError(
-                f"cannot send {what} before a Request was received; feed data to receive_data()"
-            )
 
     def _accept(self, event: AcceptConnection) -> bytes:
         self._check_answer("AcceptConnection")
+        if self._request is None and not self._failed:
+            raise LocalProtocolError(
+                "cannot send AcceptConnection before a Request was received; "
+                "feed data to receive_data()"
+            )
         request = self._request
         if self._failed or request is None:
             raise LocalProtocolError(
@@ -442,9 +492,11 @@ class H11Handshake:
         return data
 
     def _reject(self, event: RejectConnection) -> bytes:
+        # No request is needed: as in wsproto 1.x, a server may turn a client
+        # away before reading its request (when overloaded, say).
         self._check_answer("RejectConnection")
         if event.status_code < 200:
-            raise LocalProtocolError(
+            raise _RefusedByH11(
                 f"a rejection needs a final status (200-599), not {event.status_code}; "
                 "to accept, send AcceptConnection"
             )

@@ -35,6 +35,21 @@ class LocalProtocolError(ProtocolError):
     """
 
 
+class _LocalValueError(LocalProtocolError, ValueError):
+    """Misuse that wsproto 1.x reported as a ``ValueError`` (a ping payload over 125 bytes).
+
+    Both types, so that ``except`` clauses written for either still catch it.
+    """
+
+
+class _LocalTypeError(LocalProtocolError, TypeError):
+    """Misuse that wsproto 1.x reported as a ``TypeError`` (text and binary in one message)."""
+
+
+class _LocalUnicodeError(LocalProtocolError, UnicodeError):
+    """A name wsproto 1.x failed to encode with a ``UnicodeError`` (a non-ASCII target)."""
+
+
 class RemoteProtocolError(ProtocolError):
     """Indicates an error due to the remote's actions.
 

@@ -929,7 +929,9 @@ class WebSocketConnection:
 
     async def _remote_close(self, event: CloseConnection) -> None:
         ws = self._ws
-        if ws.state is _REMOTE_CLOSING:
+        # OPEN here: the core reported a peer's protocol violation, which
+        # leaves the state alone until it is answered (as wsproto 1.x does).
+        if ws.state is _REMOTE_CLOSING or ws.state is _OPEN:
             if event.code not in _ORDERLY_CLOSES:
                 await self._let_consumer_finish()
             try:
