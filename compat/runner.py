@@ -77,12 +77,22 @@ def event_json(event: object) -> Json:
     return {"type": type(event).__name__, **fields}
 
 
+def class_name(cls: type) -> str:
+    """``wsproto.X``, ``h11.X`` or a builtin's name: where a program would import it from.
+
+    The defining private module is left out (it differs between implementations);
+    the package is kept, since h11 and wsproto each have a ``LocalProtocolError``.
+    """
+    package = cls.__module__.partition(".")[0]
+    return cls.__name__ if package == "builtins" else f"{package}.{cls.__name__}"
+
+
 def exception_json(exc: BaseException) -> Json:
     """An exception as a program can tell it apart: its type, its classes and its hint."""
     hint = getattr(exc, "event_hint", None)
     return {
-        "type": type(exc).__name__,
-        "mro": [c.__name__ for c in type(exc).__mro__ if c not in (object, BaseException)],
+        "type": class_name(type(exc)),
+        "mro": [class_name(c) for c in type(exc).__mro__ if c not in (object, BaseException)],
         "hint": None if hint is None else event_json(hint),
         "message": str(exc)[:200],
     }
