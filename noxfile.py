@@ -174,7 +174,7 @@ def compat(session: nox.Session) -> None:
 
     This session's environment holds wsproto 1.3.2; ours is imported from
     ``src`` (or ``-- --ours PATH``). ``-- --quick`` is the short fixed-seed run
-    for CI; the default is the full run (1000 scenarios, seed 2026); see
+    for CI; the default is the full run (2000 scenarios, seed 2026); see
     ``python -m compat --help`` for ``--scenarios``, ``--seed``, ``--index`` and
     ``--replay``. Fails on a difference that compat/allowlist.py does not name.
     """

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 REFERENCE_VERSION = "1.3.2"
 QUICK_SEED, QUICK_SCENARIOS = 1, 200
-FULL_SEED, FULL_SCENARIOS = 2026, 1000
+FULL_SEED, FULL_SCENARIOS = 2026, 2000
 
 Json = Any
 
