@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             entry = allowed(sc, diff)
             if entry is not None:
                 allowed_by[entry.name] += 1
+                if entry.ends_comparison:
+                    break
             else:
                 by_kind[diff.kind].append((truncated(sc, diff), diff))
                 unexplained = True
