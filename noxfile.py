@@ -8,6 +8,11 @@ Autobahn|Testsuite (``autobahn_quick``: a subset, for CI); these two also need
 the suite's tools (``$AUTOBAHN_TOOLS``, by default the shared tools beside the
 checkout). ``python3 -m nox -s bench`` runs the benchmarks against pinned peers
 (not part of CI) and ``bench_report`` renders docs/performance.md from them.
+``python3 -m nox -s compat`` compares ours with wsproto 1.3.2 over generated
+scenarios (``-- --quick`` for a short fixed-seed run), and ``python3 -m nox -s
+downstream`` runs uvicorn's, hypercorn's, trio-websocket's and httpx-ws's own
+tests on 1.3.2 and then on our wheel (``-- uvicorn`` picks one); see
+docs/compatibility.md.
 """
 
 from __future__ import annotations
