@@ -63,6 +63,38 @@ class Runner:
         self.process.wait(timeout=30)
 
 
+def shrink(sc: Json, diff: Difference, reference: Runner, ours: Runner) -> tuple[Json, Difference]:
+    """A smaller scenario that shows the same kind of difference: fewer steps, no chunking.
+
+    Greedy: drop each step in turn, then each receive's chunking, keeping every
+    change after which the same kind of unexplained difference remains.
+    """
+
+    def same_kind(candidate: Json) -> Difference | None:
+        for found in differences(candidate, reference.run(candidate), ours.run(candidate)):
+            if found.kind == diff.kind and allowed(candidate, found) is None:
+                return found
+        return None
+
+    index = 0
+    while index < diff.step:
+        steps = sc["steps"][:index] + sc["steps"][index + 1 :]
+        candidate = {**sc, "steps": steps}
+        found = same_kind(candidate)
+        if found is None:
+            index += 1
+        else:
+            sc, diff = truncated(candidate, found), found
+    for index, step in enumerate(sc["steps"]):
+        if step.get("chunks"):
+            steps = [*sc["steps"][:index], {**step, "chunks": []}, *sc["steps"][index + 1 :]]
+            candidate = {**sc, "steps": steps}
+            found = same_kind(candidate)
+            if found is not None:
+                sc, diff = truncated(candidate, found), found
+    return sc, diff
+
+
 def scenarios(args: argparse.Namespace) -> list[Json]:
     """The scenarios this run asks for."""
     if args.replay:
@@ -85,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ours", type=Path, default=ROOT / "src", help="source tree of ours")
     parser.add_argument("--failures", type=Path, default=ROOT / ".nox" / "_compat-failures")
     parser.add_argument("--show", action="store_true", help="print both observations in full")
+    parser.add_argument("--no-shrink", action="store_true", help="do not shrink the examples")
     args = parser.parse_args(argv)
     if args.seed is None:
         args.seed = QUICK_SEED if args.quick else FULL_SEED
@@ -124,9 +157,6 @@ def main(argv: list[str] | None = None) -> int:
                 by_kind[diff.kind].append((truncated(sc, diff), diff))
                 unexplained = True
         failing += unexplained
-    reference.close()
-    ours.close()
-
     elapsed = time.monotonic() - started
     print(
         f"\n{count} scenarios (seed {args.seed}) in {elapsed:.1f} s: {failing} with a difference "
@@ -139,13 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         args.failures.mkdir(parents=True, exist_ok=True)
     for number, (kind, cases) in enumerate(sorted(by_kind.items(), key=lambda kv: -len(kv[1]))):
         sc, diff = min(cases, key=lambda c: len(json.dumps(c[0])))
+        if not args.no_shrink:
+            sc, diff = shrink(sc, diff, reference, ours)
         path = args.failures / f"kind-{number:03d}.json"
         path.write_text(json.dumps(sc, indent=1) + "\n")
         print(f"\n[{len(cases)}x] {kind}")
-        print(f"  step {diff.step} of {path} (--seed {sc['seed']} --index {sc['index']})")
+        print(f"  step {diff.step} of {path} (from --seed {sc['seed']} --index {sc['index']})")
         print(f"  step:  {json.dumps(sc['steps'][diff.step])[:300] if diff.step >= 0 else '-'}")
         print(f"  1.3.2: {json.dumps(diff.reference)[:400]}")
         print(f"  ours:  {json.dumps(diff.ours)[:400]}")
+    reference.close()
+    ours.close()
     return 1 if by_kind else 0
 
 
