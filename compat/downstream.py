@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -203,7 +204,10 @@ def make_venv(consumer: Consumer, venv: Path) -> Path:
     if not (python.exists() and stamp.exists() and stamp.read_text() == pins):
         if venv.exists():
             shutil.rmtree(venv)
-        check([sys.executable, "-m", "venv", str(venv)])
+        # virtualenv comes with nox; the standard venv module lacks pip on some
+        # distributions' Pythons (Debian's without python3-venv).
+        maker = "virtualenv" if importlib.util.find_spec("virtualenv") else "venv"
+        check([sys.executable, "-m", maker, str(venv)])
         check([str(python), "-m", "pip", "install", "-q", *pins.split("\n")])
         stamp.write_text(pins)
     return python
