@@ -399,6 +399,9 @@ def client_handshake(rng: random.Random) -> tuple[list[Json], bool, bool, bytes]
     steps: list[Json] = []
     if rng.random() < 0.05:
         steps.append(misuse_send(rng))
+    if rng.random() < 0.03:  # a server-only call on a client: misuse
+        headers = [["Host", "example.com"], ["Sec-WebSocket-Key", KEY]]
+        steps.append({"op": "upgrade", "headers": headers, "path": "/"})
     steps.append({"op": "send", "event": request})
     if rng.random() < 0.05:
         steps.append({"op": "send", "event": request})
@@ -455,7 +458,8 @@ def data_send(rng: random.Random, kind: str) -> Json:
 
 def close_send(rng: random.Random) -> Json:
     """A CloseConnection with any kind of code and reason."""
-    event: dict[str, Json] = {"type": "CloseConnection", "code": rng.choice(CLOSE_CODES)}
+    code = rng.choice(CLOSE_CODES) if rng.random() < 0.95 else None  # None: misuse
+    event: dict[str, Json] = {"type": "CloseConnection", "code": code}
     reason = rng.choice([None, None, "", "bye", "é" * 70, "r" * 124])
     if reason is not None:
         event["reason"] = reason
