@@ -8,11 +8,17 @@ Autobahn|Testsuite (``autobahn_quick``: a subset, for CI); these two also need
 the suite's tools (``$AUTOBAHN_TOOLS``, by default the shared tools beside the
 checkout). ``python3 -m nox -s bench`` runs the benchmarks against pinned peers
 (not part of CI) and ``bench_report`` renders docs/performance.md from them.
+``python3 -m nox -s compat`` compares ours with wsproto 1.3.2 over generated
+scenarios (``-- --quick`` for a short fixed-seed run), and ``python3 -m nox -s
+downstream`` runs uvicorn's, hypercorn's, trio-websocket's and httpx-ws's own
+tests on 1.3.2 and then on our wheel (``-- uvicorn`` picks one); see
+docs/compatibility.md.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
@@ -68,7 +74,9 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """Type-check the package, the tests, the examples and this file with mypy --strict."""
     session.install("-e", ".[typecheck]", "nox")
-    session.run("mypy", "--strict", "src", "tests", "examples", "compliance", "noxfile.py")
+    session.run(
+        "mypy", "--strict", "src", "tests", "examples", "compliance", "compat", "noxfile.py"
+    )
 
 
 # Autobahn|Testsuite tools (fuzz-server.sh, fuzz-client.sh; see their README):
@@ -151,3 +159,29 @@ def bench_report(session: nox.Session) -> None:
         session.error("no results: run `nox -s bench` first, or pass a results folder")
     target = session.posargs or [str(runs[-1].parent)]
     session.run("python", "-m", "bench.report", *target, "--docs")
+
+
+@nox.session(venv_backend="none")
+def downstream(session: nox.Session) -> None:
+    """Run consumers' own test suites on wsproto 1.3.2, then on our wheel in its place.
+
+    uvicorn, hypercorn, trio-websocket and httpx-ws, each in its own virtual
+    environment with pinned versions (compat/downstream.py makes them under
+    .nox/_downstream). ``-- uvicorn`` picks consumers; ``-- --ours PATH`` builds
+    the wheel from another checkout. Fails when a test passes on 1.3.2 only.
+    """
+    session.run(sys.executable, "-m", "compat.downstream", *session.posargs, external=True)
+
+
+@nox.session
+def compat(session: nox.Session) -> None:
+    """Differential test: generated scenarios on wsproto 1.3.2 and on ours, compared.
+
+    This session's environment holds wsproto 1.3.2; ours is imported from
+    ``src`` (or ``-- --ours PATH``). ``-- --quick`` is the short fixed-seed run
+    for CI; the default is the full run (2000 scenarios, seed 2026); see
+    ``python -m compat --help`` for ``--scenarios``, ``--seed``, ``--index`` and
+    ``--replay``. Fails on a difference that compat/allowlist.py does not name.
+    """
+    session.install("wsproto==1.3.2", "h11==0.16.0")
+    session.run("python", "-m", "compat", *session.posargs)
