@@ -5,11 +5,16 @@ The server's routes are the ones every peer's scripts use:
 - ``/echo`` echoes every message;
 - ``/fragments`` sends :data:`PIECES` as one message, a frame each, then echoes;
 - ``/ping`` pings, waits for the pong, sends ``"pong received"``, then echoes;
-- ``/close/CODE`` closes with CODE and the reason ``"server bye"``.
+- ``/close/CODE`` closes with CODE and the reason ``"server bye"``;
+- ``/headers`` sends the request's headers as JSON (``{name: value}``), then echoes;
+- ``/reject`` refuses the upgrade: 403 with :data:`REJECTION` as the body.
+
+Every route accepts the first of :data:`SUBPROTOCOLS` the client offers.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import AsyncIterator
@@ -34,6 +39,9 @@ MESSAGES: list[str | bytes] = [
     os.urandom(LARGE),  # incompressible: deflate must still round-trip it
 ]
 PIECES = ["frag", "ment", "ed ", "message"]
+# The subprotocols every server supports, in its order of preference.
+SUBPROTOCOLS = ["chat.v2", "chat.v1"]
+REJECTION = b"no entry\n"
 LIMITS: dict[str, Any] = {"max_message_size": MAX_SIZE, "ping_interval": None}
 
 
@@ -53,13 +61,21 @@ class OurServer:
             return [await self._closes.receive() for _ in range(count)]
 
     async def handler(self, request: WebSocketRequest) -> None:
-        ws = await request.accept()
+        if request.path == "/reject":
+            plain = [(b"content-type", b"text/plain")]
+            await request.reject(403, extra_headers=plain, body=REJECTION)
+            return
+        offered = request.proposed_subprotocols
+        ws = await request.accept(subprotocol=next((p for p in SUBPROTOCOLS if p in offered), None))
         try:
             if request.path == "/fragments":
                 await ws.send_message(iter(PIECES))
             elif request.path == "/ping":
                 await ws.ping(b"from wsproto")
                 await ws.send_message("pong received")
+            elif request.path == "/headers":
+                sent = {name.decode(): value.decode() for name, value in request.headers}
+                await ws.send_message(json.dumps(sent))
             elif request.path.startswith("/close/"):
                 await ws.aclose(int(request.path.removeprefix("/close/")), "server bye")
             await echo(ws)

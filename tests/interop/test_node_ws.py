@@ -20,9 +20,9 @@ from typing import Any
 import anyio
 import pytest
 
-from wsproto.anyio import ConnectionClosed, open_websocket_url
+from wsproto.anyio import ConnectionClosed, ConnectionRejected, open_websocket_url
 
-from .ours import LIMITS, MESSAGES, PIECES, our_server
+from .ours import LIMITS, MESSAGES, PIECES, REJECTION, our_server
 
 pytestmark = pytest.mark.anyio
 
@@ -112,6 +112,26 @@ async def test_client_close_codes(ws_server: str, anyio_backend_name: str) -> No
     assert (raised.value.reason.code, raised.value.reason.reason) == (4002, "server bye")
 
 
+async def test_client_negotiates_a_subprotocol(ws_server: str) -> None:
+    async with open_websocket_url(
+        ws_server + "/echo", subprotocols=["chat.v1", "chat.v2"], **LIMITS
+    ) as ws:
+        assert ws.subprotocol == "chat.v2"  # the server's preference
+    async with open_websocket_url(ws_server + "/echo", **LIMITS) as ws:
+        assert ws.subprotocol is None
+
+
+async def test_client_rejected(ws_server: str) -> None:
+    with pytest.raises(ConnectionRejected) as raised:
+        async with open_websocket_url(ws_server + "/reject", **LIMITS):
+            pytest.fail("the server accepted")
+    assert raised.value.status_code == 403
+    assert raised.value.body == REJECTION
+    assert (b"content-type", b"text/plain") in [
+        (name.lower(), value) for name, value in raised.value.headers
+    ]
+
+
 # The ws client against our server.
 
 
@@ -124,7 +144,7 @@ async def test_server(node: str) -> None:
     async with our_server() as ours:
         result = await anyio.run_process([node, "client.js", ours.url], cwd=NODE_DIR, check=False)
         assert result.returncode == 0, result.stderr.decode()
-        closes = await ours.closes(4)
+        closes = await ours.closes(5)
     steps: dict[str, list[dict[str, Any]]] = {}
     for line in result.stdout.decode().splitlines():
         report = json.loads(line)
@@ -146,5 +166,15 @@ async def test_server(node: str) -> None:
     assert steps["fragments"] == [{"text": "".join(PIECES)}]
     assert steps["server ping"] == [{"text": "pong received"}]
     assert steps["server close"] == [{"close": [4002, "server bye"]}]
-    # How our server saw each connection end: /echo, /fragments, /ping, /close/4002.
-    assert closes == [(4001, "ws bye"), (1000, None), (1000, None), (4002, "server bye")]
+    assert steps["subprotocol"] == [{"protocol": "chat.v2"}]  # our server's preference
+    assert steps["rejected"] == [
+        {"status": 403, "contentType": "text/plain", "body": REJECTION.decode()}
+    ]
+    # How our server saw each connection end: /echo, /fragments, /ping, /close/4002, /echo.
+    assert closes == [
+        (4001, "ws bye"),
+        (1000, None),
+        (1000, None),
+        (4002, "server bye"),
+        (1000, None),
+    ]

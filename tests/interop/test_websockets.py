@@ -3,14 +3,15 @@
 Both directions: its client against our server, our client against its
 server, with permessage-deflate negotiated (checked from both ends and on the
 wire); text, binary, 1 MiB and fragmented messages; pings both ways; close
-codes both ways.
+codes both ways; subprotocols and refused upgrades both ways.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -18,11 +19,28 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed as PeerClosed
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
-from wsproto.anyio import ConnectionClosed, open_websocket_url, wrap_client_stream
+from wsproto.anyio import (
+    ConnectionClosed,
+    ConnectionRejected,
+    open_websocket_url,
+    wrap_client_stream,
+)
 
 from .conftest import PEER_TIMEOUT, AsyncioThread
-from .ours import LARGE, LIMITS, MAX_SIZE, MESSAGES, PIECES, our_server
+from .ours import (
+    LARGE,
+    LIMITS,
+    MAX_SIZE,
+    MESSAGES,
+    PIECES,
+    REJECTION,
+    SUBPROTOCOLS,
+    our_server,
+)
 from .wire import CountingListener, CountingStream
 
 pytestmark = pytest.mark.anyio
@@ -83,8 +101,25 @@ class PeerServer:
 async def peer_server(asyncio_thread: AsyncioThread) -> AsyncIterator[PeerServer]:
     peer = PeerServer()
 
+    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/reject":
+            return connection.respond(HTTPStatus.FORBIDDEN, REJECTION.decode())
+        return None
+
+    def select_subprotocol(
+        connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        return next((Subprotocol(p) for p in SUBPROTOCOLS if p in offered), None)
+
     async def start() -> Server:
-        return await serve(peer.handler, "127.0.0.1", 0, max_size=MAX_SIZE)
+        return await serve(
+            peer.handler,
+            "127.0.0.1",
+            0,
+            max_size=MAX_SIZE,
+            process_request=process_request,
+            select_subprotocol=select_subprotocol,
+        )
 
     server = await asyncio_thread.run(start())
     peer.port = server.sockets[0].getsockname()[1]
@@ -163,6 +198,24 @@ async def test_client_receives_close_code(peer_server: PeerServer) -> None:
     assert raised.value.reason is not None
     assert (raised.value.reason.code, raised.value.reason.reason) == (4002, "server bye")
     assert ws.closed == raised.value.reason
+
+
+async def test_client_negotiates_a_subprotocol(peer_server: PeerServer) -> None:
+    async with open_websocket_url(
+        peer_server.url + "/echo", subprotocols=["chat.v1", "chat.v2"], **LIMITS
+    ) as ws:
+        assert ws.subprotocol == "chat.v2"  # the server's preference
+    async with open_websocket_url(peer_server.url + "/echo", **LIMITS) as ws:
+        assert ws.subprotocol is None
+
+
+async def test_client_rejected(peer_server: PeerServer) -> None:
+    with pytest.raises(ConnectionRejected) as raised:
+        async with open_websocket_url(peer_server.url + "/reject", **LIMITS):
+            pytest.fail("the server accepted")
+    assert raised.value.status_code == 403
+    assert raised.value.body == REJECTION
+    assert (b"content-type", b"text/plain; charset=utf-8") in raised.value.headers
 
 
 # A websockets client against our server.
@@ -267,3 +320,33 @@ async def test_server_sends_close_code(asyncio_thread: AsyncioThread) -> None:
     closes, result, _ = await run_peer(asyncio_thread, client)
     assert result["close"] == (4004, "server bye")
     assert closes == [(4004, "server bye")]
+
+
+async def test_server_negotiates_a_subprotocol(asyncio_thread: AsyncioThread) -> None:
+    async def client(url: str) -> dict[str, Any]:
+        offered = [Subprotocol("chat.v1"), Subprotocol("chat.v2")]
+        async with connect(url + "/echo", subprotocols=offered) as ws:
+            chosen = ws.subprotocol
+        async with connect(url + "/echo") as ws:
+            none = ws.subprotocol
+        return {"chosen": chosen, "none": none}
+
+    async with our_server() as ours:
+        result = await asyncio_thread.run(client(ours.url))
+        await ours.closes(2)
+    assert result == {"chosen": "chat.v2", "none": None}
+
+
+async def test_server_rejects(asyncio_thread: AsyncioThread) -> None:
+    async def client(url: str) -> dict[str, Any]:
+        with pytest.raises(InvalidStatus) as raised:
+            async with connect(url + "/reject"):
+                pass
+        response = raised.value.response
+        return {"status": response.status_code, "body": response.body, "headers": response.headers}
+
+    async with our_server() as ours:
+        result = await asyncio_thread.run(client(ours.url))
+    assert result["status"] == 403
+    assert result["body"] == REJECTION
+    assert result["headers"]["Content-Type"] == "text/plain"

@@ -22,8 +22,10 @@ function digest(data) {
 
 // One connection, with promises for the next message, the next pong and the close.
 class Peer {
-  constructor(path) {
-    this.ws = new WebSocket(base + path, { perMessageDeflate: { threshold: 0 }, maxPayload: 4 * LARGE });
+  constructor(path, protocols = []) {
+    this.ws = new WebSocket(base + path, protocols, {
+      perMessageDeflate: { threshold: 0 }, maxPayload: 4 * LARGE,
+    });
     this.queue = [];
     this.waiting = [];
     this.ws.on('message', (data, isBinary) => {
@@ -99,6 +101,35 @@ async function main() {
   peer = new Peer('/close/4002');
   await peer.opened;
   report('server close', { close: await peer.closed });
+
+  peer = new Peer('/echo', ['chat.v1', 'chat.v2']);
+  await peer.opened;
+  report('subprotocol', { protocol: peer.ws.protocol });
+  peer.ws.close(1000);
+  await peer.closed;
+
+  report('rejected', await rejected('/reject'));
+}
+
+// The status and body of the response to a refused upgrade.
+function rejected(path) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(base + path);
+    ws.on('open', () => reject(new Error(`${path} was accepted`)));
+    ws.on('error', () => {}); // 'unexpected-response' below has the details
+    ws.on('unexpected-response', (request, response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => {
+        resolve({
+          status: response.statusCode,
+          contentType: response.headers['content-type'],
+          body: Buffer.concat(chunks).toString(),
+        });
+        request.destroy();
+      });
+    });
+  });
 }
 
 main().catch((error) => {

@@ -7,10 +7,13 @@
 //   /close/CODE   closes with CODE and reason "server bye"
 //   /closed/ID    sends JSON [code, reason]: how the connection opened with the
 //                 query ?id=ID was closed (waiting for that if need be)
+//   /reject       refuses the upgrade: 403 with the body "no entry\n"
+// Every path accepts the first of SUBPROTOCOLS the client offers.
 // permessage-deflate is on for every message (threshold 0).
 const { WebSocketServer } = require('ws');
 
 const PIECES = ['frag', 'ment', 'ed ', 'message'];
+const SUBPROTOCOLS = ['chat.v2', 'chat.v1']; // in order of preference
 const closes = new Map(); // id -> [code, reason]
 const closeWaiters = new Map(); // id -> functions waiting for that close
 const answers = new WeakMap(); // request -> our Sec-WebSocket-Extensions answer
@@ -20,6 +23,14 @@ const server = new WebSocketServer({
   port: 0,
   perMessageDeflate: { threshold: 0 },
   maxPayload: 4 * 1024 * 1024,
+  handleProtocols: (offered) => SUBPROTOCOLS.find((p) => offered.has(p)) || false,
+  verifyClient: (info, callback) => {
+    if (new URL(info.req.url, 'ws://127.0.0.1').pathname === '/reject') {
+      callback(false, 403, 'no entry\n', { 'Content-Type': 'text/plain' });
+    } else {
+      callback(true);
+    }
+  },
 });
 
 server.on('headers', (headers, request) => {
