@@ -370,6 +370,7 @@ def documented_in_docs() -> set[str]:
             if match is None:
                 continue
             directive, name = match.groups()
+            name = name.split("(", 1)[0]  # "Class()" hides a signature
             if directive in ("automodule", "py:module", "currentmodule"):
                 current = name
             elif directive in ("autoclass", "autofunction", "autoexception", "autodata"):
