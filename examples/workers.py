@@ -58,7 +58,8 @@ async def worker(host: str, port: int, fd: int | None) -> None:
     server = WebSocketServer(echo, await open_listeners(host, port, fd))
     async with anyio.create_task_group() as group:
         await group.start(server.run)
-        print(f"worker {os.getpid()}: ready", flush=True)
+        # One write, so that the workers' lines never interleave on a shared pipe.
+        print(f"worker {os.getpid()}: ready\n", end="", flush=True)
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
                 # Cancelling the server closes its connections with 1001.
@@ -95,12 +96,14 @@ def supervise(host: str, port: int, workers: int, reuse_port: bool, backend: str
             subprocess.Popen(command + inherit, pass_fds=[sock.fileno()] if inherit else [])
             for _ in range(workers)
         ]
-        print(f"workers: listening on {host}:{port} ({workers} workers, {backend})", flush=True)
+        # One write per line, as in worker().
+        print(f"workers: listening on {host}:{port} ({workers} workers, {backend})\n", end="")
+        sys.stdout.flush()
         try:
             for process in processes:
                 process.wait()
         except Stop:
-            print("workers: shutting down", flush=True)
+            print("workers: shutting down\n", end="", flush=True)
         # Stopping already: a second signal must not interrupt the waits below.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -3,8 +3,9 @@
 The pages' blocks either come from examples/ (``literalinclude``, run by
 test_examples.py) or are written inline as ``.. code-block:: python``; those
 define ``main()``. An ``async def main()`` runs here on asyncio and on trio
-(on trio only if the block imports trio); a plain ``def main()`` (the core's
-blocks) runs once. Console blocks that run an example must name a file of
+(on trio only if the block imports trio, on asyncio only if it uses
+websockets' asyncio API); a plain ``def main()`` (the core's blocks) runs
+once. Console blocks that run an example must name a file of
 examples/ and options it accepts (test_examples.py runs the examples).
 """
 
@@ -38,9 +39,11 @@ def snippets() -> list[tuple[str, str]]:
 
 
 def backends(code: str) -> list[str]:
-    """The backends a block runs on: trio only if it imports trio itself."""
+    """The backends a block runs on: trio only if it imports trio itself, asyncio for websockets."""
     if re.search(r"^import trio$", code, re.M):
         return ["trio"]
+    if re.search(r"^from websockets\.asyncio\b", code, re.M):
+        return ["asyncio"]  # a migration guide's "before"
     if "async def main(" not in code:
         return ["none"]  # a blocking main(), run once
     return ["asyncio", "trio"]

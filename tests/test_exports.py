@@ -349,23 +349,33 @@ def test_layer_objects_have_docstrings(qualname: str, obj: object) -> None:
     assert not undocumented, f"{qualname}: {undocumented} have no docstring"
 
 
-def documented_in_docs() -> set[str]:
-    """The dotted names the reference pages describe, each with a directive of its own.
+# A directive, in reStructuredText (".. autoclass:: name") or in MyST Markdown
+# ("```{autoclass} name" or ":::{autoclass} name").
+DIRECTIVE = re.compile(r"^(?:\.\. |[`:]{3,}\{)([\w:-]+)(?:::|\}) (\S+)$")
 
-    ``.. autoclass:: wsproto.x.Name`` (and autofunction, autoexception,
-    autodata) name the object in full; ``.. py:data:: Name`` belongs to the
-    module of the ``automodule``/``py:module`` directive above it.
+
+def documented_in_docs() -> set[str]:
+    """The dotted names the documentation describes, each with a directive of its own.
+
+    ``autoclass`` (and ``autofunction``, ``autoexception``, ``autodata``)
+    name the object in full; ``py:data`` and the like may give a bare name,
+    which belongs to the module of the ``automodule``, ``py:module`` or
+    ``currentmodule`` directive above it.
     """
     found: set[str] = set()
-    for page in sorted(DOCS.glob("*.rst")):
+    for page in sorted([*DOCS.glob("*.rst"), *DOCS.glob("*.md")]):
         current = ""
         for line in page.read_text(encoding="utf-8").splitlines():
-            if match := re.match(r"\.\. (?:automodule|py:module|currentmodule):: (\S+)$", line):
-                current = match.group(1)
-            elif match := re.match(r"\.\. auto(?:class|function|exception|data):: (\S+)$", line):
-                found.add(match.group(1))
-            elif match := re.match(r"\.\. py:(?:class|function|exception|data):: (\S+)$", line):
-                name = match.group(1)
+            match = DIRECTIVE.match(line)
+            if match is None:
+                continue
+            directive, name = match.groups()
+            name = name.split("(", 1)[0]  # "Class()" hides a signature
+            if directive in ("automodule", "py:module", "currentmodule"):
+                current = name
+            elif directive in ("autoclass", "autofunction", "autoexception", "autodata"):
+                found.add(name)
+            elif directive in ("py:class", "py:function", "py:exception", "py:data"):
                 found.add(name if name.startswith("wsproto.") else f"{current}.{name}")
     return found
 
