@@ -37,7 +37,7 @@ NginxFactory = Callable[[int], AbstractContextManager[int]]
 SITE = EXAMPLES / "nginx" / "wsproto.conf"
 # The test's proxy_read_timeout and proxy_send_timeout (the example has 60 s):
 # how long nginx lets a connection idle before closing it.
-IDLE_TIMEOUT = 2
+IDLE_TIMEOUT = 3
 
 # nginx.conf around the example site: the foreground, logs on stderr, and
 # every path nginx writes to under the test's directory.
@@ -176,7 +176,7 @@ async def test_keepalive_pings_keep_an_idle_connection_open(
     with pings, is the timer. Once nginx has closed it, the first one has
     been idle (but for its pings) for longer than the timeout.
     """
-    keepalive = {**LIMITS, "ping_interval": IDLE_TIMEOUT / 8, "ping_timeout": PEER_TIMEOUT}
+    keepalive = {**LIMITS, "ping_interval": IDLE_TIMEOUT / 12, "ping_timeout": PEER_TIMEOUT}
     async with our_server() as ours:
         upstream = int(ours.url.rsplit(":", 1)[1])
         with nginx(upstream) as port:
