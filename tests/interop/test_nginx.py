@@ -15,8 +15,8 @@ import pwd
 import shutil
 import socket
 import ssl
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -32,7 +32,7 @@ from .processes import EXAMPLES, PeerProcess
 pytestmark = pytest.mark.anyio
 
 # Starts nginx in front of our server's port; gives the port nginx listens on.
-NginxFactory = Callable[[int], AbstractContextManager[int]]
+NginxFactory = Callable[[int], AbstractAsyncContextManager[int]]
 
 SITE = EXAMPLES / "nginx" / "wsproto.conf"
 # The test's proxy_read_timeout and proxy_send_timeout (the example has 60 s):
@@ -99,12 +99,11 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
 
 
 @pytest.fixture
-def nginx(tmp_path: Path, ca: trustme.CA) -> Iterator[NginxFactory]:
+def nginx(tmp_path: Path, ca: trustme.CA) -> NginxFactory:
     binary = nginx_binary()
-    started: list[PeerProcess] = []
 
-    @contextmanager
-    def start(upstream: int) -> Iterator[int]:
+    @asynccontextmanager
+    async def start(upstream: int) -> AsyncIterator[int]:
         """Run nginx in front of 127.0.0.1:upstream; yield the port it listens on."""
         cert, key = tmp_path / "server.pem", tmp_path / "server.key"
         issued = ca.issue_cert("127.0.0.1", "localhost")
@@ -113,30 +112,27 @@ def nginx(tmp_path: Path, ca: trustme.CA) -> Iterator[NginxFactory]:
         # The test binds the listening socket and hands it to nginx (nginx's
         # NGINX environment variable, as for its binary upgrades): the port is
         # known and accepting before nginx starts, with no race for it.
-        listener = socket.create_server(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        site = tmp_path / "wsproto.conf"
-        site.write_text(site_config(port, upstream, cert, key))
-        root = os.geteuid() == 0
-        user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if root else ""
-        main = tmp_path / "nginx.conf"
-        main.write_text(MAIN.format(user=user, prefix=tmp_path, site=site))
-        with listener:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            site = tmp_path / "wsproto.conf"
+            site.write_text(site_config(port, upstream, cert, key))
+            # As root, nginx would run its workers as nobody: keep them ours.
+            user = f"user {pwd.getpwuid(0).pw_name};" if os.geteuid() == 0 else ""
+            main = tmp_path / "nginx.conf"
+            main.write_text(MAIN.format(user=user, prefix=tmp_path, site=site))
             process = PeerProcess(
                 [binary, "-p", str(tmp_path), "-c", str(main), "-e", "stderr"],
                 env={"NGINX": f"{listener.fileno()};"},
                 pass_fds=[listener.fileno()],
             )
-            started.append(process)
-            process.wait_for("using inherited sockets")
-            process.wait_for("start worker process ")
-        yield port
+        try:
+            await process.await_line("using inherited sockets")
+            await process.await_line("start worker process ")
+            yield port
+        finally:
+            await anyio.to_thread.run_sync(process.stop)
 
-    try:
-        yield start
-    finally:
-        for process in started:
-            process.stop()
+    return start
 
 
 async def test_echo_and_close_codes_through_nginx(
@@ -144,7 +140,7 @@ async def test_echo_and_close_codes_through_nginx(
 ) -> None:
     async with our_server() as ours:
         upstream = int(ours.url.rsplit(":", 1)[1])
-        with nginx(upstream) as port:
+        async with nginx(upstream) as port:
             url = f"wss://127.0.0.1:{port}"
             async with open_websocket_url(url + "/headers", client_context, **LIMITS) as ws:
                 headers = json.loads(await ws.get_message())
@@ -179,7 +175,7 @@ async def test_keepalive_pings_keep_an_idle_connection_open(
     keepalive = {**LIMITS, "ping_interval": IDLE_TIMEOUT / 12, "ping_timeout": PEER_TIMEOUT}
     async with our_server() as ours:
         upstream = int(ours.url.rsplit(":", 1)[1])
-        with nginx(upstream) as port:
+        async with nginx(upstream) as port:
             url = f"wss://127.0.0.1:{port}/echo"
             async with open_websocket_url(url, client_context, **keepalive) as pinging:
                 async with open_websocket_url(url, client_context, **LIMITS) as idle:
