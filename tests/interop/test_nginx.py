@@ -32,7 +32,7 @@ from .processes import EXAMPLES, PeerProcess
 pytestmark = pytest.mark.anyio
 
 # Starts nginx in front of our server's port; gives the port nginx listens on.
-NginxFactory = Callable[[int], AbstractAsyncContextManager[int]]
+NginxFactory = Callable[[str], AbstractAsyncContextManager[int]]
 
 SITE = EXAMPLES / "nginx" / "wsproto.conf"
 # The test's proxy_read_timeout and proxy_send_timeout (the example has 60 s):
@@ -69,12 +69,12 @@ def nginx_binary() -> str:
     return path
 
 
-def site_config(port: int, upstream: int, cert: Path, key: Path) -> str:
-    """The example site with this test's ports, certificate and timeouts."""
+def site_config(port: int, upstream: str, cert: Path, key: Path) -> str:
+    """The example site with this test's ports, upstream, certificate and timeouts."""
     text = SITE.read_text()
     changes = {
         "listen 443 ssl;": f"listen 127.0.0.1:{port} ssl;",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream};",
+        "    server 127.0.0.1:8000;": f"    server {upstream};",
         "/etc/ssl/certs/example.com.pem": str(cert),
         "/etc/ssl/private/example.com.key": str(key),
         "proxy_read_timeout 60s;": f"proxy_read_timeout {IDLE_TIMEOUT}s;",
@@ -103,8 +103,8 @@ def nginx(tmp_path: Path, ca: trustme.CA) -> NginxFactory:
     binary = nginx_binary()
 
     @asynccontextmanager
-    async def start(upstream: int) -> AsyncIterator[int]:
-        """Run nginx in front of 127.0.0.1:upstream; yield the port it listens on."""
+    async def start(upstream: str) -> AsyncIterator[int]:
+        """Run nginx in front of ``upstream`` (HOST:PORT or unix:PATH); yield its port."""
         cert, key = tmp_path / "server.pem", tmp_path / "server.key"
         issued = ca.issue_cert("127.0.0.1", "localhost")
         cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
@@ -139,7 +139,7 @@ async def test_echo_and_close_codes_through_nginx(
     nginx: NginxFactory, client_context: ssl.SSLContext
 ) -> None:
     async with our_server() as ours:
-        upstream = int(ours.url.rsplit(":", 1)[1])
+        upstream = ours.url.removeprefix("ws://")
         async with nginx(upstream) as port:
             url = f"wss://127.0.0.1:{port}"
             async with open_websocket_url(url + "/headers", client_context, **LIMITS) as ws:
@@ -174,7 +174,7 @@ async def test_keepalive_pings_keep_an_idle_connection_open(
     """
     keepalive = {**LIMITS, "ping_interval": IDLE_TIMEOUT / 12, "ping_timeout": PEER_TIMEOUT}
     async with our_server() as ours:
-        upstream = int(ours.url.rsplit(":", 1)[1])
+        upstream = ours.url.removeprefix("ws://")
         async with nginx(upstream) as port:
             url = f"wss://127.0.0.1:{port}/echo"
             async with open_websocket_url(url, client_context, **keepalive) as pinging:
@@ -189,3 +189,18 @@ async def test_keepalive_pings_keep_an_idle_connection_open(
                 assert pinging.latency is not None
             closes = await ours.closes(2)
     assert closes == [(1006, None), (1000, None)]
+
+
+async def test_unix_socket_upstream(
+    nginx: NginxFactory, client_context: ssl.SSLContext, tmp_path: Path
+) -> None:
+    """The config's other upstream: our server on a Unix socket."""
+    path = tmp_path / "upstream.sock"
+    async with our_server(unix_socket=path) as ours, nginx(f"unix:{path}") as port:
+        url = f"wss://127.0.0.1:{port}/echo"
+        async with open_websocket_url(url, client_context, **LIMITS) as ws:
+            await ws.send_message("over a Unix socket")
+            assert await ws.get_message() == "over a Unix socket"
+            await ws.aclose(4001, "client bye")
+        closes = await ours.closes(1)
+    assert closes == [(4001, "client bye")]
