@@ -161,3 +161,22 @@ def test_websockets_client_against_the_asgi_server(asgi_server: AsgiServer) -> N
         sync_connect(asgi_server.url + "/reject")
     assert raised.value.response.status_code == 403
     assert raised.value.response.body == b"no WebSocket for you here\n"
+
+
+async def test_uvicorn_shutdown_closes_with_1012() -> None:
+    """A uvicorn restart (SIGTERM) closes open connections with 1012, through our core."""
+    args, listening = SERVERS["uvicorn"]
+    process = PeerProcess.python_module(*args, cwd=EXAMPLES)
+    try:
+        port = int((await process.await_line(listening))[1])
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/echo", **LIMITS) as ws:
+            await ws.send_message("hi")
+            assert await ws.get_message() == "hi"
+            process.popen.terminate()
+            with pytest.raises(ConnectionClosed) as raised:
+                await ws.get_message()
+        assert raised.value.reason is not None
+        assert raised.value.reason.code == 1012
+        await process.await_line(r"Finished server process")
+    finally:
+        await anyio.to_thread.run_sync(process.stop)
