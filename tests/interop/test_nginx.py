@@ -1,6 +1,6 @@
 """examples/nginx/wsproto.conf in front of our server: TLS ends at nginx, wss:// to ws://.
 
-nginx (Debian's package; ``scripts/install-nginx.sh`` installs it, as
+nginx (Debian's package; ``scripts/install-test-peers.sh`` installs it, as
 ``.ci/run`` does) runs as the current user with a prefix, pid file and temp
 directories under the test's tmp_path, and the example site config with only
 its ports, certificate paths (trustme's) and timeouts changed. Our server runs
@@ -65,7 +65,7 @@ http {{
 def nginx_binary() -> str:
     path = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if path is None:
-        pytest.skip("nginx is not installed: scripts/install-nginx.sh installs it, as .ci/run does")
+        pytest.skip("nginx is missing: scripts/install-test-peers.sh installs it, as .ci/run does")
     return path
 
 
