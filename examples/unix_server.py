@@ -5,10 +5,10 @@ Usage::
     python unix_server.py PATH [--backend {asyncio,trio}]
 
 Listens on the Unix socket PATH (removing a stale socket file left there),
-prints where, and echoes every message. A front end on the same machine (an
-nginx with ``proxy_pass http://unix:PATH;``, or unix_client.py) connects
-there. Ctrl-C or SIGTERM closes the open connections with 1001 and exits,
-removing the socket file.
+prints where, and echoes every message. A front end on the same machine
+connects there: unix_client.py, or nginx with ``server unix:PATH;`` as the
+upstream in examples/nginx/wsproto.conf. Ctrl-C or SIGTERM closes the open
+connections with 1001 and exits, removing the socket file.
 """
 
 from __future__ import annotations

@@ -19,9 +19,11 @@ import math
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
+from anyio.abc import Listener
 
 from wsproto.anyio import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
@@ -93,12 +95,19 @@ async def echo(ws: WebSocketConnection) -> None:
 
 
 @asynccontextmanager
-async def our_server() -> AsyncIterator[OurServer]:
-    ours = OurServer(CountingListener(await anyio.create_tcp_listener(local_host="127.0.0.1")))
+async def our_server(unix_socket: Path | None = None) -> AsyncIterator[OurServer]:
+    """Our server on a free port of 127.0.0.1 (``.url``), or on ``unix_socket``."""
+    listener: Listener[Any]
+    if unix_socket is None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    else:
+        listener = await anyio.create_unix_listener(unix_socket)
+    ours = OurServer(CountingListener(listener))
     with ours._send_close, ours._closes:
         async with anyio.create_task_group() as group:
             server = WebSocketServer(ours.handler, [ours.wire], **LIMITS)
             await group.start(server.run)
-            ours.url = f"ws://127.0.0.1:{server.port}"
+            if unix_socket is None:
+                ours.url = f"ws://127.0.0.1:{server.port}"
             yield ours
             group.cancel_scope.cancel()

@@ -116,6 +116,22 @@ async def test_client_close_code_reaches_the_app(
         assert line[0].endswith("with 1006")
 
 
+async def test_client_message_limit(asgi_server: AsgiServer) -> None:
+    """An echo over our max_message_size: we close with 1009, and the server answers."""
+    start = asgi_server.process.mark()
+    async with open_websocket_url(asgi_server.url + "/echo", max_message_size=100) as ws:
+        await ws.send_message("y" * 101)
+        with pytest.raises(ConnectionClosed) as raised:
+            await ws.get_message()
+    assert raised.value.reason is not None
+    assert raised.value.reason.code == 1009
+    line = await asgi_server.process.await_line(r"asgi: /echo closed by the client with .*", start)
+    if asgi_server.name == "uvicorn":
+        assert "closed by the client with 1009 '" in line[0]  # and our reason
+    else:
+        assert line[0].endswith("with 1006")  # hypercorn, as above
+
+
 @pytest.mark.parametrize("code", [1000, 1001, 4001])
 async def test_app_close_code_and_reason(asgi_server: AsgiServer, code: int) -> None:
     async with open_websocket_url(f"{asgi_server.url}/close/{code}", **LIMITS) as ws:
@@ -161,3 +177,22 @@ def test_websockets_client_against_the_asgi_server(asgi_server: AsgiServer) -> N
         sync_connect(asgi_server.url + "/reject")
     assert raised.value.response.status_code == 403
     assert raised.value.response.body == b"no WebSocket for you here\n"
+
+
+async def test_uvicorn_shutdown_closes_with_1012() -> None:
+    """A uvicorn restart (SIGTERM) closes open connections with 1012, through our core."""
+    args, listening = SERVERS["uvicorn"]
+    process = PeerProcess.python_module(*args, cwd=EXAMPLES)
+    try:
+        port = int((await process.await_line(listening))[1])
+        async with open_websocket_url(f"ws://127.0.0.1:{port}/echo", **LIMITS) as ws:
+            await ws.send_message("hi")
+            assert await ws.get_message() == "hi"
+            process.popen.terminate()
+            with pytest.raises(ConnectionClosed) as raised:
+                await ws.get_message()
+        assert raised.value.reason is not None
+        assert raised.value.reason.code == 1012
+        await process.await_line(r"Finished server process")
+    finally:
+        await anyio.to_thread.run_sync(process.stop)

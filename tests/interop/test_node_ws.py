@@ -4,7 +4,8 @@ The test set-up installs the ``ws`` version pinned in ``node/package.json``
 with ``npm install`` (once per session, into ``node/node_modules``), then:
 our client against ``node/echo_server.js`` (one server for the session), and
 ``node/client.js`` against our server, on both of our backends. Without
-``node`` and ``npm`` on the PATH these tests are skipped.
+``node`` and ``npm`` on the PATH these tests are skipped
+(``scripts/install-test-peers.sh`` installs them, as ``.ci/run`` does).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ INSTALL_TIMEOUT = 120
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name!r} is not on the PATH: the Node.js ws interop tests need node and npm")
+        pytest.skip(
+            f"{name!r} is not on the PATH: the Node.js ws interop tests need node and npm"
+            " (scripts/install-test-peers.sh installs them, as .ci/run does)"
+        )
     return path
 
 
