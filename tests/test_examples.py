@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -404,3 +405,34 @@ def test_readme_layer_example_runs(echo_server: LayerServer) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
     )
     assert result.stdout == "Hello!\n"
+
+
+# The command line and the blocking client
+
+
+def normalize_ports(transcript: str) -> str:
+    """The session's transcript with every port number made the same."""
+    return re.sub(r"(127\.0\.0\.1:|--serve )\d+", r"\1PORT", transcript)
+
+
+def test_cli_session_matches_the_docs() -> None:
+    # docs/cli.md shows docs/cli-session.txt: what this example prints, with
+    # the ports it happened to get.
+    output = run_example("cli_session.py")
+    documented = (EXAMPLES.parent / "docs" / "cli-session.txt").read_text(encoding="utf-8")
+    assert normalize_ports(output) == normalize_ports(documented)
+
+
+def test_sync_client_against_echo_server(echo_server: LayerServer) -> None:
+    output = run_example(
+        "sync_client.py", echo_server.url("/sync"), "--backend", echo_server.backend
+    ).splitlines()
+    assert output == [
+        f"client: connected to {echo_server.url('/sync')} ({echo_server.backend})",
+        "client: received 'Hello, WebSocket!'",
+        "client: received b'\\x00\\x01\\x02\\x03'",
+        "client: ping answered (under 10 s)",
+        "client: the receiving thread got ['message 0', 'message 1', 'message 2']",
+        "client: closed with 1000",
+        "client: threads left: 1",
+    ]

@@ -308,7 +308,7 @@ TRIO_WEBSOCKET_NAMES = [
     "wrap_client_stream",
     "wrap_server_stream",
 ]
-LAYER_MODULES = ["wsproto.anyio", "wsproto.anyio.testing"]
+LAYER_MODULES = ["wsproto.anyio", "wsproto.anyio.testing", "wsproto.sync"]
 
 
 def layer_objects() -> list[tuple[str, object]]:
@@ -357,3 +357,13 @@ def test_every_layer_name_is_in_the_api_reference() -> None:
     assert documented == set(wsproto.anyio.__all__)
     # The testing module is documented whole.
     assert re.search(r"^\.\. automodule:: wsproto\.anyio\.testing$", api, re.M)
+
+
+def test_every_blocking_client_name_is_in_its_page() -> None:
+    import wsproto.sync
+
+    page = (DOCS_API.parent / "sync.rst").read_text()
+    documented = set(
+        re.findall(r"^\.\. auto(?:function|class):: wsproto\.sync\.(\w+)(?:\(\))?$", page, re.M)
+    )
+    assert documented == set(wsproto.sync.__all__)

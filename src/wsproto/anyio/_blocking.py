@@ -159,7 +159,7 @@ class ClientConnection:
 
     @property
     def path(self) -> str | None:
-        """The resource requested: the URL's path and query."""
+        """The resource requested, the URL's path and query."""
         return self._ws.path
 
     @property
