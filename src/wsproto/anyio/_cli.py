@@ -36,8 +36,12 @@ Server: wsproto --serve [HOST:]PORT
 """
 
 EPILOG = """\
+Ctrl-C closes the connection with 1000 (the client) or closes every
+connection with 1001 and stops (the server).
+
 exit status: 0 after a normal close (1000 or 1001), 1 after an abnormal close
-or a failed connection or handshake, 2 for a bad command line.
+or a failed connection or handshake, 2 for a bad command line, 130 when
+interrupted while connecting.
 """
 
 
