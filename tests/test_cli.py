@@ -540,3 +540,23 @@ def test_ctrl_c_while_connecting_gives_up(backend: str) -> None:
                 assert client.stderr is not None
                 assert client.stderr.read() == "* SIGINT: giving up\n"
                 assert client.wait(timeout=TIMEOUT) == 130
+
+
+def test_stdout_closed_early_is_not_an_error(backend: str) -> None:
+    # As in `printf 'a\nb\n' | wsproto ws://... | head -1`: the reader goes away.
+    with cli_server() as server:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        with os.fdopen(write_end, "w") as stdout:
+            result = subprocess.run(
+                [*WSPROTO, server.url, "--backend", backend, "--linger", "0"],
+                input="a\nb\n",
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
+        assert result.stderr.splitlines()[-1] == "* Connection closed: 1000 (NORMAL_CLOSURE)"
+        assert result.returncode == 0
+        assert server.interrupt() == 0
