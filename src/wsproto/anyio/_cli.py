@@ -8,6 +8,7 @@ only, as any program would.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -143,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``wsproto`` command; return its exit status."""
     args = parser().parse_args(argv)
+    if args.backend == "trio" and importlib.util.find_spec("trio") is None:
+        parser().error("--backend trio needs trio: pip install trio")
     try:
         if args.serve is not None:
             host, port = args.serve
