@@ -436,3 +436,26 @@ def test_sync_client_against_echo_server(echo_server: LayerServer) -> None:
         "client: closed with 1000",
         "client: threads left: 1",
     ]
+
+
+@pytest.fixture(params=BACKENDS)
+def sync_server(request: pytest.FixtureRequest) -> Iterator[LayerServer]:
+    yield from start_layer_server("sync_server.py", request.param)
+
+
+def test_sync_client_against_sync_server(sync_server: LayerServer) -> None:
+    output = run_example(
+        "sync_client.py", sync_server.url("/blocking"), "--backend", sync_server.backend
+    ).splitlines()
+    assert output[-2:] == ["client: closed with 1000", "client: threads left: 1"]
+    assert "client: the receiving thread got ['message 0', 'message 1', 'message 2']" in output
+    lines = sync_server.read_until("server: closed with")
+    assert lines[-2].endswith("asks for /blocking")
+    assert lines[-1] == "server: closed with 1000"
+    # SIGTERM (as Ctrl-C): the server shuts down and exits 0.
+    sync_server.process.send_signal(signal.SIGTERM)
+    assert sync_server.read_until("server: stopped")[-2:] == [
+        "server: shutting down",
+        "server: stopped",
+    ]
+    assert sync_server.process.wait(timeout=TIMEOUT) == 0
