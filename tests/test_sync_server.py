@@ -131,3 +131,23 @@ def test_a_taken_port_raises_and_leaves_no_thread(backend: str) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(OSError):  # noqa: PT011 (the message is the OS's)
             serve(echo, "127.0.0.1", port, backend=backend)
+
+
+def test_a_handler_may_shut_the_server_down(backend: str) -> None:
+    handler_threads: list[threading.Thread] = []
+
+    def handler(ws: ServerConnection) -> None:
+        handler_threads.append(threading.current_thread())
+        if ws.recv() == "stop":
+            server.shutdown()
+
+    server = serve(handler, "127.0.0.1", 0, backend=backend)
+    with connect(f"ws://127.0.0.1:{server.port}/", backend=backend) as ws:
+        ws.send("stop")
+        server.serve_forever()  # returns once the handler has shut the server down
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=30)
+        assert info.value.reason is not None
+        assert info.value.reason.code == 1001
+    # shutdown() did not wait for the thread that called it: it ends on its own.
+    handler_threads[0].join(timeout=30)

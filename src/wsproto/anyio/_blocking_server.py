@@ -107,8 +107,9 @@ class Server:
         """Stop listening, close every connection with 1001, and wait for the handlers.
 
         Each handler's calls then raise :class:`~wsproto.anyio.ConnectionClosed`;
-        this returns once every handler thread has returned and the event
-        loop's thread has ended. Calling it again does nothing.
+        this returns once every handler thread has returned (but the one
+        calling it, if a handler does) and the event loop's thread has ended.
+        Calling it again does nothing.
         """
         with self._lock:
             portal_cm, self._portal_cm = self._portal_cm, None
@@ -119,7 +120,8 @@ class Server:
                 # Cancelling the server closes every connection with 1001.
                 self._portal.call(self._stop)
                 for thread in list(self._threads):
-                    thread.join()
+                    if thread is not threading.current_thread():  # called by a handler
+                        thread.join()
             finally:
                 portal_cm.__exit__(None, None, None)
                 self._stopped.set()
@@ -161,8 +163,9 @@ class Server:
         assert self._portal is not None
         connection = ServerConnection(self._portal, ws, request)
         done = anyio.Event()
+        # A daemon: a program that never calls shutdown() can still exit.
         thread = threading.Thread(
-            target=self._run_handler, args=(connection, done), name="wsproto handler"
+            target=self._run_handler, args=(connection, done), name="wsproto handler", daemon=True
         )
         # Threads that ended are dropped; shutdown() joins the others.
         self._threads = {known for known in self._threads if known.is_alive()}
