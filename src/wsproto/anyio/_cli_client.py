@@ -36,8 +36,9 @@ from ._cli_io import error, format_close, format_message, is_normal, out, status
 # least this long without a message before closing: a slow echo is more
 # likely than a missing one.
 OWED_REPLY_LINGER = 10.0
-# How long a --ping-interval ping may wait for its pong, as a multiple of the interval.
-PONG_WAIT_FACTOR = 1.0
+# How long a --ping-interval ping waits for its pong before the client gives up
+# on the peer (the layer's keepalive waits as long by default).
+PONG_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -213,13 +214,13 @@ async def _ping_forever(ws: WebSocketConnection, interval: float) -> None:
         await anyio.sleep(interval)
         status("Ping")
         started = time.monotonic()
-        with anyio.move_on_after(interval * PONG_WAIT_FACTOR):
+        with anyio.move_on_after(PONG_TIMEOUT):
             try:
                 await ws.ping()
             except ConnectionClosed:
                 return
             status(f"Pong after {(time.monotonic() - started) * 1000:.1f} ms")
             continue
-        status(f"No pong within {interval:g} s: closing")
+        status(f"No pong within {PONG_TIMEOUT:g} s: closing")
         await ws.aclose(1011, "keepalive ping timeout")
         return
