@@ -488,3 +488,75 @@ def test_ctrl_c_on_the_server_ends_a_cli_client_with_1001(backend: str) -> None:
             assert server.interrupt() == 0
             assert "Connection closed: 1001 (GOING_AWAY)" in client.stderr.read()
             assert client.wait(timeout=TIMEOUT) == 0
+
+
+@contextmanager
+def client_process(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """The client with stdin a pipe left open (it waits for input), stderr a pipe."""
+    client = subprocess.Popen(
+        [*WSPROTO, *args],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert client.stdin is not None
+    assert client.stderr is not None
+    with client.stdin, client.stderr:
+        try:
+            yield client
+        finally:
+            if client.poll() is None:
+                client.kill()
+            client.wait(timeout=TIMEOUT)
+
+
+def test_ctrl_c_on_the_client_closes_with_1000(backend: str) -> None:
+    with cli_server() as server, client_process(server.url, "--backend", backend) as client:
+        assert client.stderr is not None
+        read_line_with(client.stderr, "* Connected to")
+        client.send_signal(signal.SIGINT)
+        assert client.stderr.read().splitlines() == [
+            "* SIGINT: closing",
+            "* Connection closed: 1000 (NORMAL_CLOSURE)",
+        ]
+        assert client.wait(timeout=TIMEOUT) == 0
+        server.log_until("closed: 1000 (NORMAL_CLOSURE)")
+        assert server.interrupt() == 0
+
+
+def test_ctrl_c_while_connecting_gives_up(backend: str) -> None:
+    # A server that takes the request and never answers it.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"ws://127.0.0.1:{listener.getsockname()[1]}/"
+        with client_process(url, "--backend", backend) as client:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(TIMEOUT)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                client.send_signal(signal.SIGINT)
+                assert client.stderr is not None
+                assert client.stderr.read() == "* SIGINT: giving up\n"
+                assert client.wait(timeout=TIMEOUT) == 130
+
+
+def test_stdout_closed_early_is_not_an_error(backend: str) -> None:
+    # As in `printf 'a\nb\n' | wsproto ws://... | head -1`: the reader goes away.
+    with cli_server() as server:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        with os.fdopen(write_end, "w") as stdout:
+            result = subprocess.run(
+                [*WSPROTO, server.url, "--backend", backend, "--linger", "0"],
+                input="a\nb\n",
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
+        assert result.stderr.splitlines()[-1] == "* Connection closed: 1000 (NORMAL_CLOSURE)"
+        assert result.returncode == 0
+        assert server.interrupt() == 0

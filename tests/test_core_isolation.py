@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +74,16 @@ def loaded_after_import(modules: list[str]) -> dict[str, list[str]]:
         + "after = [m for m in watched if m in sys.modules]\n"
         "print(json.dumps({'before': before, 'after': after}))\n"
     )
+    # Without coverage measurement, which the test run extends to subprocesses
+    # (pyproject.toml): it starts before any user code and loads threading.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("COVERAGE_")}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
     )
     loaded: dict[str, list[str]] = json.loads(result.stdout)
     return loaded

@@ -488,3 +488,57 @@ def test_workers_serve_one_port(backend: str, reuse_port: bool) -> None:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)  # the parent stops its workers
                 process.wait(timeout=TIMEOUT)
+
+
+# The command line and the blocking client
+
+
+def normalize_ports(transcript: str) -> str:
+    """The session's transcript with every port number made the same."""
+    return re.sub(r"(127\.0\.0\.1:|--serve )\d+", r"\1PORT", transcript)
+
+
+def test_cli_session_matches_the_docs() -> None:
+    # docs/cli.md shows docs/cli-session.txt: what this example prints, with
+    # the ports it happened to get.
+    output = run_example("cli_session.py")
+    documented = (EXAMPLES.parent / "docs" / "cli-session.txt").read_text(encoding="utf-8")
+    assert normalize_ports(output) == normalize_ports(documented)
+
+
+def test_sync_client_against_echo_server(echo_server: LayerServer) -> None:
+    output = run_example(
+        "sync_client.py", echo_server.url("/sync"), "--backend", echo_server.backend
+    ).splitlines()
+    assert output == [
+        f"client: connected to {echo_server.url('/sync')} ({echo_server.backend})",
+        "client: received 'Hello, WebSocket!'",
+        "client: received b'\\x00\\x01\\x02\\x03'",
+        "client: ping answered (under 10 s)",
+        "client: the receiving thread got ['message 0', 'message 1', 'message 2']",
+        "client: closed with 1000",
+        "client: threads left: 1",
+    ]
+
+
+@pytest.fixture(params=BACKENDS)
+def sync_server(request: pytest.FixtureRequest) -> Iterator[LayerServer]:
+    yield from start_layer_server("sync_server.py", request.param)
+
+
+def test_sync_client_against_sync_server(sync_server: LayerServer) -> None:
+    output = run_example(
+        "sync_client.py", sync_server.url("/blocking"), "--backend", sync_server.backend
+    ).splitlines()
+    assert output[-2:] == ["client: closed with 1000", "client: threads left: 1"]
+    assert "client: the receiving thread got ['message 0', 'message 1', 'message 2']" in output
+    lines = sync_server.read_until("server: closed with")
+    assert lines[-2].endswith("asks for /blocking")
+    assert lines[-1] == "server: closed with 1000"
+    # SIGTERM (as Ctrl-C): the server shuts down and exits 0.
+    sync_server.process.send_signal(signal.SIGTERM)
+    assert sync_server.read_until("server: stopped")[-2:] == [
+        "server: shutting down",
+        "server: stopped",
+    ]
+    assert sync_server.process.wait(timeout=TIMEOUT) == 0

@@ -310,7 +310,7 @@ TRIO_WEBSOCKET_NAMES = [
     "wrap_client_stream",
     "wrap_server_stream",
 ]
-LAYER_MODULES = ["wsproto.anyio", "wsproto.anyio.testing"]
+LAYER_MODULES = ["wsproto.anyio", "wsproto.anyio.testing", "wsproto.sync"]
 
 
 def layer_objects() -> list[tuple[str, object]]:
@@ -410,3 +410,13 @@ def test_every_layer_name_is_in_the_api_reference() -> None:
         re.findall(r"^\.\. auto(?:function|class):: wsproto\.anyio\.testing\.(\w+)$", api, re.M)
     )
     assert testing == set(module("wsproto.anyio.testing").__all__)
+
+
+def test_every_blocking_client_name_is_in_its_page() -> None:
+    import wsproto.sync
+
+    page = (DOCS_API.parent / "sync.rst").read_text()
+    documented = set(
+        re.findall(r"^\.\. auto(?:function|class):: wsproto\.sync\.(\w+)(?:\(\))?$", page, re.M)
+    )
+    assert documented == set(wsproto.sync.__all__)

@@ -1,114 +1,28 @@
-"""The blocking client (``wsproto.sync``): the anyio client, driven from ordinary threads.
+"""The blocking connection shared by ``wsproto.sync``'s client and server.
 
-:func:`connect` starts an event loop in a background thread with anyio's
-blocking portal, opens the connection there with
-:func:`~wsproto.anyio.open_websocket_url`, and returns a
-:class:`ClientConnection` whose methods hand each operation to that loop and
-wait for its result. Nothing about the protocol happens here: framing,
-compression, keepalive, limits and the closing handshake are the layer's.
+A :class:`Connection` wraps a :class:`~wsproto.anyio.WebSocketConnection`
+that lives in an event loop running in another thread; each method hands its
+work to that loop through anyio's blocking portal and waits for the result.
 """
 
 from __future__ import annotations
 
-import ssl
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Literal, TypedDict, TypeVar, Unpack
+from typing import Self, TypeVar
 
 import anyio
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import BlockingPortal
 
-from . import CloseReason, ConnectionClosed, Endpoint, WebSocketConnection, open_websocket_url
+from . import CloseReason, ConnectionClosed, Endpoint, WebSocketConnection
 
 T = TypeVar("T")
 
-HeadersLike = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
-
-class ConnectOptions(TypedDict, total=False):
-    """The keyword arguments :func:`connect` passes on to :func:`~wsproto.anyio.open_websocket_url`.
-
-    Each has the meaning and the default documented there.
-    """
-
-    subprotocols: Iterable[str] | None
-    message_queue_size: int
-    max_message_size: int | None
-    receive_buffer_size: int | None
-    max_fragments: int | None
-    compression: Literal["deflate"] | None
-    deflate_options: Mapping[str, int | bool | None] | None
-    ping_interval: float | None
-    ping_timeout: float | None
-    connect_timeout: float
-    disconnect_timeout: float
-
-
-def _encode(value: str | bytes) -> bytes:
-    return value.encode("latin-1") if isinstance(value, str) else value
-
-
-def _headers(headers: HeadersLike | None) -> list[tuple[bytes, bytes]]:
-    if headers is None:
-        return []
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    return [(_encode(name), _encode(value)) for name, value in pairs]
-
-
-def connect(
-    url: str,
-    *,
-    backend: str = "asyncio",
-    ssl_context: ssl.SSLContext | None = None,
-    extra_headers: HeadersLike | None = None,
-    **options: Unpack[ConnectOptions],
-) -> ClientConnection:
-    """Open a WebSocket client connection to ``url`` and return it once open.
-
-    ``with connect("ws://127.0.0.1:8000/") as ws:`` closes the connection at
-    the end of the block; without ``with``, call :meth:`ClientConnection.close`.
-    The connection runs in an event loop of its own, in a background thread
-    that ends when the connection is closed.
-
-    Args:
-        url: A ``ws://`` or ``wss://`` URL.
-        backend: The event loop to run the connection on: ``"asyncio"`` or
-            ``"trio"`` (trio must be installed).
-        ssl_context: TLS settings for ``wss://`` (default: the system's).
-        extra_headers: Headers to add to the opening handshake, as a mapping
-            or as ``(name, value)`` pairs.
-        **options: Passed on to :func:`~wsproto.anyio.open_websocket_url`:
-            ``subprotocols``, ``max_message_size``, ``compression``,
-            ``ping_interval``, ``connect_timeout`` and the others listed in
-            :class:`ConnectOptions`.
-
-    Raises:
-        OSError: if the TCP (or TLS) connection fails.
-        wsproto.anyio.ConnectionRejected: if the server refused the upgrade.
-        wsproto.anyio.HandshakeError: if the handshake failed otherwise
-            (:class:`~wsproto.anyio.ConnectionTimeout`: it took too long).
-        ValueError: if the URL is not a WebSocket URL.
-    """
-    headers = _headers(extra_headers)
-    portal_cm = start_blocking_portal(backend)
-    portal = portal_cm.__enter__()
-    try:
-        ws_cm = portal.wrap_async_context_manager(
-            open_websocket_url(url, ssl_context, extra_headers=headers, **options)
-        )
-        ws = ws_cm.__enter__()
-    except BaseException as exc:
-        # Stops the loop and joins its thread; the error goes on as it is.
-        portal_cm.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    return ClientConnection(portal_cm, portal, ws_cm, ws)
-
-
-class ClientConnection:
-    """A blocking WebSocket client connection; :func:`connect` makes one.
+class Connection:
+    """A blocking WebSocket connection: the methods of both :class:`ClientConnection` and
+    :class:`ServerConnection`.
 
     Threading rules:
 
@@ -123,22 +37,14 @@ class ClientConnection:
     * :meth:`close` may be called from any thread, and more than once (later
       calls do nothing). A :meth:`recv`, :meth:`send` or :meth:`ping`
       blocked in another thread then raises
-      :class:`~wsproto.anyio.ConnectionClosed`. When :meth:`close`
-      returns, the background thread has ended.
+      :class:`~wsproto.anyio.ConnectionClosed`.
     """
 
-    def __init__(
-        self,
-        portal_cm: AbstractContextManager[BlockingPortal],
-        portal: BlockingPortal,
-        ws_cm: AbstractContextManager[WebSocketConnection],
-        ws: WebSocketConnection,
-    ) -> None:
-        self._portal_cm: AbstractContextManager[BlockingPortal] | None = portal_cm
+    def __init__(self, portal: BlockingPortal, ws: WebSocketConnection) -> None:
         self._portal = portal
-        self._ws_cm = ws_cm
         self._ws = ws
-        self._close_lock = threading.Lock()
+        # False once the event loop is gone (a client's close() stops it).
+        self._running = True
 
     # Properties: read from any thread.
 
@@ -159,7 +65,7 @@ class ClientConnection:
 
     @property
     def path(self) -> str | None:
-        """The resource requested: the URL's path and query."""
+        """The resource requested, the URL's path and query."""
         return self._ws.path
 
     @property
@@ -187,13 +93,13 @@ class ClientConnection:
     # Operations: each runs in the event loop's thread; this thread waits.
 
     def _call(self, func: Callable[..., Awaitable[T]], *args: object) -> T:
-        if self._portal_cm is None:
+        if not self._running:
             raise ConnectionClosed(self._ws.closed)
         try:
             return self._portal.call(func, *args)
         except RuntimeError:
             # The portal stopped under us: close() ran in another thread.
-            if self._portal_cm is None:
+            if not self._running:
                 raise ConnectionClosed(self._ws.closed) from None
             raise
 
@@ -260,30 +166,15 @@ class ClientConnection:
         return time.monotonic() - started
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection with ``code`` and ``reason``, and stop its thread.
+        """Close the connection with ``code`` and ``reason``.
 
-        Runs the closing handshake (bounded by ``disconnect_timeout``), then
-        ends the background event loop and waits for its thread. Closing a
-        closed connection does nothing.
-
-        Raises:
-            wsproto.anyio.DisconnectionTimeout: if the closing handshake took
-                longer than ``disconnect_timeout`` (the connection is closed
-                anyway).
+        Runs the closing handshake (bounded by ``disconnect_timeout``).
+        Closing a closed connection does nothing.
         """
-        with self._close_lock:
-            portal_cm, self._portal_cm = self._portal_cm, None
-            if portal_cm is None:
-                return
-            try:
-                try:
-                    self._portal.call(self._ws.aclose, code, reason or None)
-                finally:
-                    self._ws_cm.__exit__(None, None, None)
-            finally:
-                portal_cm.__exit__(None, None, None)
+        if self._running:
+            self._portal.call(self._ws.aclose, code, reason or None)
 
-    def __enter__(self) -> ClientConnection:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -296,4 +187,4 @@ class ClientConnection:
 
     def __repr__(self) -> str:
         state = "open" if self._ws.closed is None else f"closed {self._ws.closed.code}"
-        return f"<ClientConnection {self._ws.path!r} {state}>"
+        return f"<{type(self).__name__} {self._ws.path!r} {state}>"

@@ -8,6 +8,7 @@ only, as any program would.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -36,8 +37,12 @@ Server: wsproto --serve [HOST:]PORT
 """
 
 EPILOG = """\
+Ctrl-C closes the connection with 1000 (the client) or closes every
+connection with 1001 and stops (the server).
+
 exit status: 0 after a normal close (1000 or 1001), 1 after an abnormal close
-or a failed connection or handshake, 2 for a bad command line.
+or a failed connection or handshake, 2 for a bad command line, 130 when
+interrupted while connecting.
 """
 
 
@@ -139,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``wsproto`` command; return its exit status."""
     args = parser().parse_args(argv)
+    if args.backend == "trio" and importlib.util.find_spec("trio") is None:
+        parser().error("--backend trio needs trio: pip install trio")
     try:
         if args.serve is not None:
             host, port = args.serve

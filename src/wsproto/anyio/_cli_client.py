@@ -5,17 +5,20 @@ as it arrives. Interactive (stdin is a terminal), the end of input (Ctrl-D)
 closes the connection at once. Otherwise (a pipe, a file), the client first
 waits for the replies: it closes once it has received at least one message per
 line sent and then nothing more for ``--linger`` seconds, or when the peer
-closes. A peer that answers fewer messages than it was sent gets a longer
+closes. Ctrl-C (SIGINT) or SIGTERM closes the connection at any time. A peer
+that answers fewer messages than it was sent gets a longer
 grace, ``OWED_REPLY_LINGER`` seconds of quiet at least, before the client
 gives up on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -33,8 +36,9 @@ from ._cli_io import error, format_close, format_message, is_normal, out, status
 # least this long without a message before closing: a slow echo is more
 # likely than a missing one.
 OWED_REPLY_LINGER = 10.0
-# How long a --ping-interval ping may wait for its pong, as a multiple of the interval.
-PONG_WAIT_FACTOR = 1.0
+# How long a --ping-interval ping waits for its pong before the client gives up
+# on the peer (the layer's keepalive waits as long by default).
+PONG_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,27 @@ def ssl_context(options: ClientOptions) -> ssl.SSLContext | None:
     return context
 
 
+@dataclass
+class _Session:
+    """The connection, once open (what a signal closes)."""
+
+    ws: WebSocketConnection | None = None
+
+
 async def run_client(options: ClientOptions) -> int:
     """Connect, relay stdin and the received messages until done; return the exit status."""
+    session = _Session()
+    exit_status = 130  # unless the run ends otherwise: a signal stopped the connection attempt
+    # The signal handlers go in before connecting: a Ctrl-C is never lost.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_on_signals, signals, session, group.cancel_scope)
+            exit_status = await _run_client(options, session)
+            group.cancel_scope.cancel()
+    return exit_status
+
+
+async def _run_client(options: ClientOptions, session: _Session) -> int:
     headers = [(name.encode(), value.encode()) for name, value in options.headers]
     try:
         open_ = functools.partial(
@@ -102,6 +125,7 @@ async def run_client(options: ClientOptions) -> int:
             if ws.subprotocol:
                 connected += f" (subprotocol {ws.subprotocol})"
             status(connected)
+            session.ws = ws
             await _converse(ws, options)
         reason = ws.closed
     except ConnectionRejected as exc:
@@ -155,6 +179,22 @@ async def _converse(ws: WebSocketConnection, options: ClientOptions) -> None:
             pass  # the receiving task reports it, and ends the conversation
 
 
+async def _on_signals(
+    signals: AsyncIterator[int], session: _Session, scope: anyio.CancelScope
+) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM: close with 1000 as the end of input does, or stop connecting."""
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if session.ws is None:
+            status(f"{name}: giving up")
+            scope.cancel()
+            return
+        status(f"{name}: closing")
+        with contextlib.suppress(ConnectionClosed):
+            await session.ws.aclose()
+        return
+
+
 async def _linger(progress: _Progress, linger: float) -> None:
     """Wait for the replies: see the module's docstring."""
     while not progress.peer_closed:
@@ -174,13 +214,13 @@ async def _ping_forever(ws: WebSocketConnection, interval: float) -> None:
         await anyio.sleep(interval)
         status("Ping")
         started = time.monotonic()
-        with anyio.move_on_after(interval * PONG_WAIT_FACTOR):
+        with anyio.move_on_after(PONG_TIMEOUT):
             try:
                 await ws.ping()
             except ConnectionClosed:
                 return
             status(f"Pong after {(time.monotonic() - started) * 1000:.1f} ms")
             continue
-        status(f"No pong within {interval:g} s: closing")
+        status(f"No pong within {PONG_TIMEOUT:g} s: closing")
         await ws.aclose(1011, "keepalive ping timeout")
         return

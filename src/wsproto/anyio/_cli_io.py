@@ -65,8 +65,19 @@ def is_normal(reason: CloseReason | None) -> bool:
 
 
 def out(line: str) -> None:
-    """Print a message line to stdout at once (a pipe would otherwise buffer it)."""
-    print(line, flush=True)
+    """Print a message line to stdout at once (a pipe would otherwise buffer it).
+
+    If nobody reads stdout any more (``wsproto ... | head -1``), further
+    output is dropped, and the connection carries on until it ends as usual.
+    """
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # Point stdout at /dev/null: the interpreter's own flush at exit
+        # would fail on the broken pipe too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def status(line: str) -> None:
