@@ -8,6 +8,9 @@ Autobahn|Testsuite (``autobahn_quick``: a subset, for CI); these two also need
 the suite's tools (``$AUTOBAHN_TOOLS``, by default the shared tools beside the
 checkout). ``python3 -m nox -s bench`` runs the benchmarks against pinned peers
 (not part of CI) and ``bench_report`` renders docs/performance.md from them.
+``python3 -m nox -s fuzz -- --seconds N [TARGET ...]`` fuzzes the core with
+atheris, each target (all by default) for N seconds (fuzz/run.py; figures in
+fuzz/RESULTS.md); it is skipped when atheris cannot install.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
@@ -68,7 +72,22 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """Type-check the package, the tests, the examples and this file with mypy --strict."""
     session.install("-e", ".[typecheck]", "nox")
-    session.run("mypy", "--strict", "src", "tests", "examples", "compliance", "noxfile.py")
+    session.run("mypy", "--strict", "src", "tests", "examples", "compliance", "fuzz", "noxfile.py")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Fuzz the core with atheris: ``-- --seconds N [TARGET ...]`` (every target by default).
+
+    Targets and seed corpora are in fuzz/; new inputs go to .fuzz-work/. A
+    crash fails the session and leaves its input in .fuzz-work/crash-*. Skipped
+    when atheris cannot be installed (no wheel for this platform and no clang).
+    """
+    try:
+        session.install("-e", ".[fuzz]")
+    except CommandFailed:
+        session.skip("atheris cannot be installed here; nothing to fuzz with")
+    session.run("python", "-m", "fuzz.run", *session.posargs)
 
 
 # Autobahn|Testsuite tools (fuzz-server.sh, fuzz-client.sh; see their README):
