@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import event as note_event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
@@ -218,6 +219,34 @@ class LayerMachine(RuleBasedStateMachine):
         self.call(cancelled)
         closed = self.ends[side].closed
         if closed is not None:
+            assert closed.code == 1006
+            self.closed_by(side, 1006)
+
+    @precondition(lambda self: self.close_code is None)
+    @rule(side=st.sampled_from(SIDES), size=st.integers(70_000, 400_000))
+    def cancelled_midway(self, side: str, size: int) -> None:
+        """A large send cancelled once every task is blocked: sent whole, or the connection ends.
+
+        Whether the peer's reader has taken the whole message by then depends
+        on the backend's scheduling; either outcome is checked.
+        """
+        if len(self.pending[self.peer(side)]) >= MAX_PENDING:
+            return
+        message = bytes(range(256)) * (size // 256)
+
+        async def cancelled() -> None:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self.ends[side].send_message, message)
+                await anyio.wait_all_tasks_blocked()
+                group.cancel_scope.cancel()
+
+        self.call(cancelled)
+        closed = self.ends[side].closed
+        note_event(f"{self.backend}: large send cancelled: {'aborted' if closed else 'sent'}")
+        if closed is None:
+            self.pending[self.peer(side)].append(message)
+        else:
+            # Part of a frame may be on the wire: nothing can follow it (RFC 6455 §5.4).
             assert closed.code == 1006
             self.closed_by(side, 1006)
 
