@@ -21,7 +21,7 @@ from .targets import CLIENT_ACCEPT, CLIENT_KEY
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
-WHOLE, LIMITS = 0, 1
+WHOLE, LIMITS, INTERLEAVED = 0, 1, 16
 
 
 def frame(opcode: int, payload: bytes, *, masked: bool, fin: bool = True, rsv: int = 0) -> bytes:
@@ -79,6 +79,8 @@ def receive_seeds(masked: bool, deflate: bool) -> dict[str, bytes]:
         "conversation": bytes((WHOLE, 0)) + peer_stream(conversation, masked),
         "conversation-chunked": bytes((7, 0)) + peer_stream(conversation, masked),
         "conversation-limits": bytes((3, LIMITS)) + peer_stream(conversation, masked),
+        "conversation-interleaved": bytes((4, INTERLEAVED)) + peer_stream(conversation, masked),
+        "interleaved-whole-frames": bytes((9, INTERLEAVED)) + frame(9, b"1234567", masked=masked),
         "big-binary": bytes((WHOLE, LIMITS)) + frame(2, bytes(400), masked=masked),
         "len16": bytes((WHOLE, 0)) + frame(2, b"x" * 200, masked=masked),
         "len64": bytes((WHOLE, 0)) + frame(2, b"y" * 0x10000, masked=masked)[:400],
@@ -101,6 +103,12 @@ def receive_seeds(masked: bool, deflate: bool) -> dict[str, bytes]:
             )
         bomb = deflated(bytes(200_000))
         seeds["deflate-bomb"] = bytes((WHOLE, LIMITS)) + frame(2, bomb, masked=masked, rsv=4)
+        seeds["deflate-big"] = bytes((WHOLE, 0)) + frame(2, bomb, masked=masked, rsv=4)
+        seeds["deflate-big-interleaved"] = (
+            bytes((50, INTERLEAVED))
+            + frame(2, bomb, masked=masked, rsv=4)
+            + frame(9, b"p", masked=masked)
+        )
         compressed = deflated(b"fragmented and compressed " * 4)
         seeds["deflate-fragments"] = (
             bytes((5, 0))

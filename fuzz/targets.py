@@ -15,7 +15,8 @@ An input starts with two control bytes, then the data:
 * byte 0, the chunking: 0 feeds the data whole, n > 0 in pieces of n bytes;
 * byte 1, options: bit 0 sets small ``max_frame_size``/``max_message_size``
   limits, bits 1-3 choose permessage-deflate parameters (receive targets) or
-  how a server answers (handshake targets).
+  how a server answers (handshake targets); bit 4 (receive targets) feeds
+  the next chunk from inside the ``events()`` loop, after each event.
 """
 
 from __future__ import annotations
@@ -117,8 +118,11 @@ def _receive(role: ConnectionType, deflate: bool, data: bytes) -> None:
         max_message_size=max_message,
     )
     checked = CheckedConnection(conn, max_message_size=max_message)
-    for chunk in chunks(stream, size):
-        _respond(checked, checked.receive(chunk))
+    if options & 16 and stream:
+        _respond(checked, checked.receive_interleaved(list(chunks(stream, size))))
+    else:
+        for chunk in chunks(stream, size):
+            _respond(checked, checked.receive(chunk))
     _respond(checked, checked.receive(None))
 
 

@@ -244,6 +244,31 @@ class CheckedConnection:
             assert self.close is not None, "no CloseConnection after the end of stream"
         return events
 
+    def receive_interleaved(self, chunks: list[bytes]) -> list[Event]:
+        """Feed one chunk per event pulled, as an application may from inside its events() loop.
+
+        The chunks left when the events run out are fed one by one, each drained.
+        """
+        before = self.state
+        pending = list(chunks)
+        events: list[Event] = []
+        while pending:
+            try:
+                self.conn.receive_data(pending.pop(0))
+                for event in self.conn.events():
+                    events.append(event)
+                    if pending:
+                        self.conn.receive_data(pending.pop(0))
+            except LocalProtocolError:
+                assert self.state is S.CLOSED, f"receive_data raised in state {self.state.name}"
+                break
+        self._transition(before, "receive")
+        self._check_events(events, sum(len(chunk) for chunk in chunks))
+        conn = self.conn.connection if isinstance(self.conn, WSConnection) else self.conn
+        if conn is not None:
+            assert unparsed(conn) <= MAX_UNPARSED, f"{unparsed(conn)} bytes unparsed"
+        return events
+
     def _check_events(self, events: list[Event], read: int) -> None:
         for event in events:
             assert self.close is None, f"{event!r} after {self.close!r}"
