@@ -13,6 +13,9 @@ scenarios (``-- --quick`` for a short fixed-seed run), and ``python3 -m nox -s
 downstream`` runs uvicorn's, hypercorn's, trio-websocket's and httpx-ws's own
 tests on 1.3.2 and then on our wheel (``-- uvicorn`` picks one); see
 docs/compatibility.md.
+``python3 -m nox -s fuzz -- --seconds N [TARGET ...]`` fuzzes the core with
+atheris, each target (all by default) for N seconds (fuzz/run.py; figures in
+fuzz/RESULTS.md); it is skipped when atheris cannot install.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
@@ -75,8 +79,25 @@ def typecheck(session: nox.Session) -> None:
     """Type-check the package, the tests, the examples and this file with mypy --strict."""
     session.install("-e", ".[typecheck]", "nox")
     session.run(
-        "mypy", "--strict", "src", "tests", "examples", "compliance", "compat", "noxfile.py"
+        "mypy",
+        "--strict",
+        *["src", "tests", "examples", "compliance", "compat", "fuzz", "noxfile.py"],
     )
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Fuzz the core with atheris: ``-- --seconds N [TARGET ...]`` (every target by default).
+
+    Targets and seed corpora are in fuzz/; new inputs go to .fuzz-work/. A
+    crash fails the session and leaves its input in .fuzz-work/crash-*. Skipped
+    when atheris cannot be installed (no wheel for this platform and no clang).
+    """
+    try:
+        session.install("-e", ".[fuzz]")
+    except CommandFailed:
+        session.skip("atheris cannot be installed here; nothing to fuzz with")
+    session.run("python", "-m", "fuzz.run", *session.posargs)
 
 
 # Autobahn|Testsuite tools (fuzz-server.sh, fuzz-client.sh; see their README):
