@@ -8,6 +8,8 @@ Autobahn|Testsuite (``autobahn_quick``: a subset, for CI); these two also need
 the suite's tools (``$AUTOBAHN_TOOLS``, by default the shared tools beside the
 checkout). ``python3 -m nox -s bench`` runs the benchmarks against pinned peers
 (not part of CI) and ``bench_report`` renders docs/performance.md from them.
+``python3 -m nox -s load`` runs the load, soak and flood runs of docs/security.md
+(about 25 minutes, loopback only, not part of CI; ``-- --soak-seconds N``).
 """
 
 from __future__ import annotations
@@ -151,3 +153,15 @@ def bench_report(session: nox.Session) -> None:
         session.error("no results: run `nox -s bench` first, or pass a results folder")
     target = session.posargs or [str(runs[-1].parent)]
     session.run("python", "-m", "bench.report", *target, "--docs")
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """Load the anyio server: 1,000 connections, a churning soak, floods (about 25 minutes).
+
+    On each backend, with the server in a process of its own: ``--soak-seconds``
+    (300) of churn, the soak curve drawn to docs/_static/soak.png, results in
+    load/results/DATE/. Extra arguments go to ``python -m load`` (``-- --help``).
+    """
+    session.install("-e", ".", "trio>=0.26", "matplotlib")
+    session.run("python", "-m", "load", *session.posargs)
