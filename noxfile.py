@@ -16,6 +16,8 @@ docs/compatibility.md.
 ``python3 -m nox -s fuzz -- --seconds N [TARGET ...]`` fuzzes the core with
 atheris, each target (all by default) for N seconds (fuzz/run.py; figures in
 fuzz/RESULTS.md); it is skipped when atheris cannot install.
+``python3 -m nox -s load`` runs the load, soak and flood runs of docs/security.md
+(about 25 minutes, loopback only, not part of CI; ``-- --soak-seconds N``).
 """
 
 from __future__ import annotations
@@ -206,3 +208,15 @@ def compat(session: nox.Session) -> None:
     """
     session.install("wsproto==1.3.2", "h11==0.16.0")
     session.run("python", "-m", "compat", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """Load the anyio server: 1,000 connections, a churning soak, floods (about 25 minutes).
+
+    On each backend, with the server in a process of its own: ``--soak-seconds``
+    (300) of churn, the soak curve drawn to docs/_static/soak.png, results in
+    load/results/DATE/. Extra arguments go to ``python -m load`` (``-- --help``).
+    """
+    session.install("-e", ".", "trio>=0.26", "matplotlib")
+    session.run("python", "-m", "load", *session.posargs)

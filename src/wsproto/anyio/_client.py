@@ -335,9 +335,7 @@ async def _connect(
     else:
         # Not "standard compatible": many servers drop TCP without a TLS
         # close_notify once the WebSocket is closed; that is not an error here.
-        stream = await anyio.connect_tcp(
-            host, port, ssl_context=context, tls_standard_compatible=False
-        )
+        stream = await _connect_tls(host, port, context)
     try:
         header = _host_header(host, port, context is not None)
         return await _wrap_client(
@@ -347,6 +345,27 @@ async def _connect(
         with anyio.CancelScope(shield=True):
             await stream.aclose()
         raise
+
+
+async def _connect_tls(host: str, port: int, context: ssl.SSLContext) -> ByteStream:
+    """anyio's TLS connection, failing with ``OSError`` as documented (and as on asyncio).
+
+    A server that resets or closes the connection during the TLS handshake
+    makes anyio raise ``BrokenResourceError`` or ``EndOfStream``; asyncio
+    raises ``ConnectionResetError`` for both.
+    """
+    try:
+        return await anyio.connect_tcp(
+            host, port, ssl_context=context, tls_standard_compatible=False
+        )
+    except anyio.BrokenResourceError as exc:
+        if isinstance(exc.__cause__, OSError):
+            raise exc.__cause__ from None
+        raise ConnectionResetError("the TLS handshake failed: connection lost") from exc
+    except anyio.EndOfStream:
+        raise ConnectionResetError(
+            "the server closed the connection during the TLS handshake"
+        ) from None
 
 
 @asynccontextmanager

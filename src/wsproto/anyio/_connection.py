@@ -885,7 +885,10 @@ class WebSocketConnection:
             self._handshake_headers = tuple(held.extra_headers)
             self._handshake_done.set()
             await self._decided.wait()
-            return ws.state is _OPEN
+            # Accepted, the reader goes on, even if the handler has already
+            # started closing (accept() then aclose() with no wait between:
+            # the peer's close reply is still to come). Rejected: it stops.
+            return ws.state is _OPEN or ws.state is ConnectionState.LOCAL_CLOSING
         if cls is AcceptConnection:
             assert isinstance(held, AcceptConnection)
             self._subprotocol = held.subprotocol

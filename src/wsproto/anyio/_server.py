@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import ssl
 import time
@@ -9,7 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import anyio
-from anyio.abc import ByteStream, Listener, SocketAttribute, TaskStatus
+from anyio import aclose_forcefully
+from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute, TaskStatus
 from anyio.streams.tls import TLSListener
 
 from wsproto.events import Request
@@ -21,6 +23,7 @@ from ._compat import (
     TrioStreamLike,
     as_byte_stream,
     as_listener,
+    single_exception,
 )
 from ._connection import TaskSpawner, WebSocketConnection
 from ._errors import ConnectionClosed, Endpoint
@@ -42,6 +45,56 @@ __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_serve
 logger = logging.getLogger("wsproto.anyio")
 
 Handler = Callable[["WebSocketRequest"], Awaitable[None]]
+
+#: accept() errors that mean "out of a resource for now", not "the listener is
+#: broken": the process or system file table is full, or the kernel is short
+#: of memory. The pending connection stays in the backlog, so accepting again
+#: at once would fail again at once (a 100 % CPU spin); the server waits and
+#: retries instead, as trio's serve_listeners does.
+ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: First wait after such an error, doubled at each failure in a row up to the
+#: maximum: a server out of descriptors tries a few times a second at most.
+ACCEPT_RETRY_DELAY = 0.05
+ACCEPT_RETRY_MAX_DELAY = 1.0
+#: Seconds between two warnings about the same streak of accept failures.
+ACCEPT_WARNING_INTERVAL = 10.0
+
+
+def accept_capacity_error(exc: BaseException) -> OSError | None:
+    """The resource-exhaustion ``OSError`` behind a failed accept loop, if that is what it is.
+
+    The listeners report it differently: asyncio's and trio's own accept raise
+    the ``OSError``; anyio's trio listener raises ``BrokenResourceError`` from
+    it; a listener's task group wraps either in an exception group.
+    """
+    while True:
+        if isinstance(exc, BaseExceptionGroup):
+            if len(exc.exceptions) != 1:
+                return None
+            exc = exc.exceptions[0]
+        elif isinstance(exc, anyio.BrokenResourceError) and exc.__cause__ is not None:
+            exc = exc.__cause__
+        elif isinstance(exc, OSError) and exc.errno in ACCEPT_CAPACITY_ERRNOS:
+            return exc
+        else:
+            return None
+
+
+class QuietTLSListener(TLSListener):
+    """anyio's TLS listener, but a failed TLS handshake is logged at DEBUG, not ERROR.
+
+    A client that drops or stalls during the TLS handshake concerns that
+    client only (a scanner, a health check, a lost network): anyio logs each
+    with a full traceback, which on a public server floods the logs. The
+    asyncio listener is as quiet.
+    """
+
+    @staticmethod
+    async def handle_handshake_error(exc: BaseException, stream: AnyByteStream) -> None:
+        await aclose_forcefully(stream)
+        if not isinstance(exc, Exception) or isinstance(exc, anyio.get_cancelled_exc_class()):
+            raise exc
+        logger.debug("TLS handshake failed: %r", exc)
 
 
 class WebSocketRequest:
@@ -210,14 +263,52 @@ class WebSocketServer:
                 if self._settings.ping_interval is not None:
                     group.start_soon(self._keepalive, self._settings.ping_interval)
                 for listener in self._listeners:
-                    group.start_soon(listener.serve, self._handle_stream, spawner)
+                    group.start_soon(self._serve_listener, listener, spawner)
                 task_status.started(self)
                 await anyio.sleep_forever()
+        except BaseExceptionGroup as group_error:
+            # A listener that failed for good: its error, not a group.
+            exc = single_exception(group_error)
+            if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
+                raise
+            raise exc from exc.__cause__
         finally:
             with anyio.CancelScope(shield=True):
                 for listener in self._listeners:
                     await listener.aclose()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _serve_listener(self, listener: Listener[Any], spawner: Any) -> None:
+        """Run ``listener``'s accept loop, outliving a shortage of descriptors or memory.
+
+        Out of file descriptors (EMFILE), the accept loop fails; other errors
+        end the server as before. Connections in the backlog wait until
+        descriptors are freed, as they would if the server were busy.
+        """
+        delay = ACCEPT_RETRY_DELAY
+        last_failure = last_warning = -ACCEPT_WARNING_INTERVAL
+        suppressed = 0
+        while True:
+            try:
+                await listener.serve(self._handle_stream, spawner)
+                return
+            except BaseException as exc:
+                error = accept_capacity_error(exc)
+                if error is None:
+                    raise
+            now = time.monotonic()
+            if now - last_failure > 2 * ACCEPT_RETRY_MAX_DELAY:
+                delay = ACCEPT_RETRY_DELAY  # a new streak
+            last_failure = now
+            if now - last_warning >= ACCEPT_WARNING_INTERVAL:
+                more = f" ({suppressed} more since the last warning)" if suppressed else ""
+                logger.warning("accept() failed: %s%s; retrying in %.2f s", error, more, delay)
+                last_warning = now
+                suppressed = 0
+            else:
+                suppressed += 1
+            await anyio.sleep(delay)
+            delay = min(delay * 2, ACCEPT_RETRY_MAX_DELAY)
 
     async def _keepalive(self, interval: float) -> None:
         """Ping every open connection each ``interval``, from one task for them all.
@@ -348,7 +439,7 @@ async def serve_websocket(
                     # client stalling it is bounded by the same timeout.
                     tls_timeout = handshake_timeout if connect_timeout is None else connect_timeout
                     listeners.append(
-                        TLSListener(
+                        QuietTLSListener(
                             tcp,
                             ssl_context,
                             standard_compatible=False,
