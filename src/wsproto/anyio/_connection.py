@@ -27,13 +27,16 @@ from collections.abc import (
     Coroutine,
     Iterable,
     Iterator,
+    Mapping,
 )
+from collections.abc import Set as AbstractSet
 from contextlib import aclosing
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any
 
 import anyio
 from anyio.abc import ByteStream
+from anyio.lowlevel import checkpoint
 
 from wsproto import WSConnection
 from wsproto.connection import ConnectionState
@@ -54,7 +57,9 @@ from wsproto.extensions import Extension
 from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from ._compat import TaskSpawner
 from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
+from ._fastpath import FastStream, Restarts
 from ._inbox import Inbox, Item, TooManyFragments
 from ._malloc import prime_allocator
 from ._sync import Flag, Mutex
@@ -78,12 +83,6 @@ _ORDERLY_CLOSES = frozenset({1000, 1001, 1005})
 CLOSE_GRACE = 1.0
 #: A rejection body kept for ConnectionRejected is cut at this size.
 MAX_REJECT_BODY = 65536
-
-
-#: Where a connection's tasks run: an anyio ``TaskGroup`` or a trio ``Nursery``
-#: (anything with their ``start_soon``). Typed loosely because the two
-#: ``start_soon`` signatures cannot be unified for a type checker.
-TaskSpawner: TypeAlias = Any
 
 
 _Aborted = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
@@ -111,6 +110,7 @@ class WebSocketConnection:
         "_decided",
         "_discarding",
         "_disconnect_timeout",
+        "_fast",
         "_handshake_done",
         "_handshake_error",
         "_handshake_headers",
@@ -135,6 +135,7 @@ class WebSocketConnection:
         "_reject_status",
         "_remote",
         "_request",
+        "_restarter",
         "_send_lock",
         "_send_parts",
         "_spawner",
@@ -164,6 +165,8 @@ class WebSocketConnection:
     ) -> None:
         prime_allocator()
         self._stream = stream
+        # The stream's declared fast path, if it has one (checked once, here).
+        fast = self._fast = stream if isinstance(stream, FastStream) else None
         self._ws = ws
         self._host = host
         self._path = path
@@ -176,8 +179,8 @@ class WebSocketConnection:
             self._ended,
             # Our asyncio transport can also wake a waiting consumer when bytes
             # arrive: one event-loop iteration less per message.
-            getattr(stream, "call_on_data", None),
-            getattr(stream, "new_waiter", None),
+            fast.call_on_data if fast is not None else None,
+            fast.new_waiter if fast is not None else None,
         )
         self._receive_size = receive_buffer_size or DEFAULT_RECEIVE_SIZE
         self._ping_interval = ping_interval
@@ -188,10 +191,7 @@ class WebSocketConnection:
         # Writers take _send_lock per write; a message being sent holds
         # _message_lock throughout, so pings can still go out between fragments.
         self._send_lock = Mutex()
-        # Our asyncio transport writes several pieces at once: see _send_split.
-        self._send_parts: Callable[[tuple[bytes, ...]], Awaitable[None]] | None = getattr(
-            stream, "send_parts", None
-        )
+        # Our asyncio transport writes several pieces at once: see _send.
         self._message_lock = Mutex()
         self._close_reason: CloseReason | None = None
         self._reader_done = Flag()
@@ -206,6 +206,7 @@ class WebSocketConnection:
         self._keepalive_scope: anyio.CancelScope | None = None
         self._reader_scope: anyio.CancelScope | None = None
         self._spawner: TaskSpawner | None = None  # see _park
+        self._restarter: Restarts | None = None  # see _park
         self._keepalive_next: float | None = None  # server: when the next ping is due
         self._keepalive_busy = False
         self._discarding = False  # a local limit failed the connection: drop data
@@ -330,10 +331,15 @@ class WebSocketConnection:
         sent as one fragmented message, a frame per piece, so a large message
         need not be held whole.
 
+        Like every async method of the connection, it is a checkpoint: in a
+        cancelled scope it raises the cancellation and sends nothing.
+
         Raises:
             ConnectionClosed: if the connection is closed or closing.
+            ValueError: if ``message`` is none of these (as trio-websocket).
             TypeError: if a message mixes text and binary pieces.
         """
+        await checkpoint()
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
         if isinstance(message, str):
@@ -341,6 +347,15 @@ class WebSocketConnection:
         elif isinstance(message, bytes | bytearray | memoryview):
             event = BytesMessage(bytes(message))
         else:
+            given: object = message  # what a caller passes is not always what it says
+            if isinstance(given, Mapping | AbstractSet) or not isinstance(
+                given, Iterable | AsyncIterable
+            ):
+                # trio-websocket's error for a message of the wrong type.
+                raise ValueError(
+                    "message must be str or bytes (or an iterable of str or of bytes pieces),"
+                    f" not {type(given).__name__}"
+                )
             await self._send_fragments(message)
             return
         lock = self._message_lock
@@ -399,6 +414,7 @@ class WebSocketConnection:
             ConnectionClosed: if the connection closes first.
             ValueError: if a ping with this payload is already in flight.
         """
+        await checkpoint()
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
         if payload is None:
@@ -425,6 +441,7 @@ class WebSocketConnection:
         Raises:
             ConnectionClosed: if the connection is closed.
         """
+        await checkpoint()
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
         await self._send(Pong(payload or b""))
@@ -440,14 +457,11 @@ class WebSocketConnection:
             await lock.acquire()
         try:
             try:
-                data: bytes | tuple[bytes, bytes]
-                if (
-                    split
-                    and self._send_parts is not None
-                    and (connection := self._ws.connection) is not None
-                ):
-                    assert isinstance(event, Message)
-                    data = connection._send_split(event)
+                data: bytes | list[bytes]
+                if split and self._fast is not None:
+                    data = self._ws.send_with_data_passthrough(event)
+                    if len(data) == 1:
+                        data = data[0]
                 else:
                     data = self._ws.send(event)
             except LocalProtocolError:
@@ -456,11 +470,11 @@ class WebSocketConnection:
         finally:
             lock.release()
 
-    async def _write_locked(self, data: bytes | tuple[bytes, bytes]) -> None:
+    async def _write_locked(self, data: bytes | list[bytes]) -> None:
         try:
-            if isinstance(data, tuple):
-                assert self._send_parts is not None
-                await self._send_parts(data)
+            if isinstance(data, list):
+                assert self._fast is not None
+                await self._fast.send_parts(data)
             else:
                 await self._stream.send(data)
         except _Aborted:
@@ -468,9 +482,9 @@ class WebSocketConnection:
             raise ConnectionClosed(self._close_reason) from None
         except BaseException:
             # Cancelled mid-write. A transport that takes all bytes or none
-            # (atomic_send) is still in step; otherwise part of a frame may be
+            # (a FastStream) is still in step; otherwise part of a frame may be
             # on the wire, nothing may follow it, and the connection is done.
-            if not getattr(self._stream, "atomic_send", False):
+            if self._fast is None:
                 with anyio.CancelScope(shield=True):
                     await self._abort()
             raise
@@ -528,11 +542,14 @@ class WebSocketConnection:
             lock.release()
 
     async def _abort(self) -> None:
-        """Close the transport now; the connection is over (1006 unless known)."""
+        """Close the transport now; the connection is over (1006 unless known).
+
+        Messages received before stay there to be taken (a local close
+        discards them itself: see :meth:`_close`).
+        """
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
         self._inbox.end()
-        self._inbox.discard()
         self._wake_pings()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
@@ -555,7 +572,9 @@ class WebSocketConnection:
 
     # Starting
 
-    def _start(self, task_group: TaskSpawner, *, shielded: bool = False) -> None:
+    def _start(
+        self, task_group: TaskSpawner, *, shielded: bool = False, restarter: Restarts | None = None
+    ) -> None:
         """Start the reader (and keepalive) tasks in ``task_group``.
 
         ``shielded`` (a server's connection): the reader runs shielded from
@@ -566,10 +585,12 @@ class WebSocketConnection:
         one task for all its connections (:meth:`_keepalive_due`). Each task
         costs about 4 KiB and a task group 5 KiB per idle connection (anyio
         on asyncio, measured), hence neither a group nor a keepalive task per
-        server connection.
+        server connection. ``restarter``: the server's, which lets an idle
+        connection park (see :meth:`_park`).
         """
         if shielded:
             self._spawner = task_group
+            self._restarter = restarter
             self._start_reader()
         else:
             task_group.start_soon(self._reader, name=f"wsproto reader {self._path}")
@@ -602,28 +623,18 @@ class WebSocketConnection:
         has to wait for something (:meth:`_unpark`). False if the reader has
         to go on (bytes already buffered).
         """
-        park = getattr(self._stream, "park", None)
-        if self._spawner is None or park is None:
+        if self._restarter is None or self._fast is None:
             return False
-        if not park(self._on_push, self._unpark, self._receive_size):
+        if not self._fast.park(self._on_push, self._unpark, self._receive_size):
             return False
         self._reader_scope = None  # its task is ending (a scope is 650 bytes)
         return True
 
     def _unpark(self) -> None:
-        try:
-            self._start_reader()
-        except RuntimeError:
-            # The task group is gone (a handler nursery that ended first):
-            # nobody can serve the connection any more.
-            logger.exception("WebSocket connection %s has no task group to read in", self._path)
-            self._drop_pending()
-            if self._close_reason is None:
-                self._close_reason = CloseReason(1006, None)
-            self._inbox.end()
-            self._wake_pings()
-            self._stream.close_nowait()  # type: ignore[attr-defined]
-            self._reader_done.set()
+        # Called in the transport's data callback, outside any task: only
+        # queue the start (see _transport.Restarter).
+        assert self._restarter is not None
+        self._restarter.request(self._start_reader)
 
     def _drop_pending(self) -> None:
         if self._pending is not None:
@@ -706,6 +717,7 @@ class WebSocketConnection:
             # Only now: once decided, the reader closes the transport, which
             # could cut the response off if it were still being written.
             self._decided.set()
+            self._inbox.discard()
             await self._abort()
 
     # The reader task
@@ -715,7 +727,7 @@ class WebSocketConnection:
         receive = self._stream.receive
         # Our asyncio transport can run the reader's work right in its data
         # callback (see _on_push and _park); other streams are read here.
-        receive_or_push = getattr(self._stream, "receive_or_push", None)
+        receive_or_push = self._fast.receive_or_push if self._fast is not None else None
         size = self._receive_size
         parked = False
         try:
@@ -788,7 +800,8 @@ class WebSocketConnection:
             return False
         try:
             # Raising (the transport is gone), it goes to the reader: see _on_push.
-            self._stream.send_nowait(b"".join(out))  # type: ignore[attr-defined]
+            assert self._fast is not None  # only its callback gets here
+            self._fast.send_nowait(b"".join(out))
         finally:
             lock.release()
         out.clear()
@@ -885,7 +898,9 @@ class WebSocketConnection:
             self._handshake_headers = tuple(held.extra_headers)
             self._handshake_done.set()
             await self._decided.wait()
-            return ws.state is _OPEN
+            # Accepted (the handler may have sent and started closing already),
+            # or rejected (then there is nothing more to read).
+            return ws.state is _OPEN or ws.state is ConnectionState.LOCAL_CLOSING
         if cls is AcceptConnection:
             assert isinstance(held, AcceptConnection)
             self._subprotocol = held.subprotocol

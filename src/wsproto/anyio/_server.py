@@ -17,12 +17,13 @@ from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError
 
 from ._compat import (
+    TaskSpawner,
     TrioListenerLike,
     TrioStreamLike,
     as_byte_stream,
     as_listener,
 )
-from ._connection import TaskSpawner, WebSocketConnection
+from ._connection import WebSocketConnection
 from ._errors import ConnectionClosed, Endpoint
 from ._limits import (
     CONN_TIMEOUT,
@@ -35,7 +36,7 @@ from ._limits import (
     PING_TIMEOUT,
 )
 from ._settings import Compression, DeflateOptions, Settings
-from ._transport import AsyncioTCPListener, RawSocketListener, on_asyncio
+from ._transport import AsyncioTCPListener, RawSocketListener, Restarter, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
 
@@ -162,6 +163,7 @@ class WebSocketServer:
         self._connections: set[WebSocketConnection] = set()
         # Where handlers, and their connections' tasks, run.
         self._task_group: TaskSpawner | None = None
+        self._restarter: Restarter | None = None
 
     @property
     def port(self) -> int:
@@ -203,20 +205,35 @@ class WebSocketServer:
 
         With ``await task_group.start(server.run)`` it returns once listening.
         """
+        # Parked connections (asyncio) have their readers started again by
+        # this task; it outlives every handler and reader of the server's group.
+        restarter = Restarter() if on_asyncio() and self._handler_nursery is None else None
+        self._restarter = restarter
+        restarter_scope = anyio.CancelScope(shield=True)
         try:
-            async with anyio.create_task_group() as group:
-                spawner: Any = self._handler_nursery or group
-                self._task_group = spawner
-                if self._settings.ping_interval is not None:
-                    group.start_soon(self._keepalive, self._settings.ping_interval)
-                for listener in self._listeners:
-                    group.start_soon(listener.serve, self._handle_stream, spawner)
-                task_status.started(self)
-                await anyio.sleep_forever()
+            async with anyio.create_task_group() as outer:
+                if restarter is not None:
+                    outer.start_soon(_run_in, restarter_scope, restarter.run)
+                try:
+                    await self._serve(task_status)
+                finally:
+                    restarter_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 for listener in self._listeners:
                     await listener.aclose()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _serve(self, task_status: TaskStatus[WebSocketServer]) -> NoReturn:
+        async with anyio.create_task_group() as group:
+            spawner: Any = self._handler_nursery or group
+            self._task_group = spawner
+            if self._settings.ping_interval is not None:
+                group.start_soon(self._keepalive, self._settings.ping_interval)
+            for listener in self._listeners:
+                group.start_soon(listener.serve, self._handle_stream, spawner)
+            task_status.started(self)
+            await anyio.sleep_forever()
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _keepalive(self, interval: float) -> None:
@@ -252,7 +269,7 @@ class WebSocketServer:
         # cancellation: cancelled, the handler closes with 1001, and the
         # reader must live on to see the client's answer (or the disconnect
         # timeout) instead of dropping TCP under the close frame.
-        connection._start(self._task_group, shielded=True)
+        connection._start(self._task_group, shielded=True, restarter=self._restarter)
         try:
             await self._run_handler(connection)
         finally:
@@ -292,6 +309,11 @@ class WebSocketServer:
         finally:
             self._connections.discard(connection)
         await connection._close(1000, None)
+
+
+async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await task()
 
 
 async def serve_websocket(

@@ -361,4 +361,5 @@ async def open_websocket_pair(
         if isinstance(failure, Exception):
             failure.add_note(f"(the server handler raised {handler_error!r} as well)")
     if failure is not None:
-        raise failure from failure.__cause__
+        # Raised outside any except clause: its own context and cause stay.
+        raise failure
