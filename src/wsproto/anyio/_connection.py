@@ -58,8 +58,9 @@ from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ._compat import TaskSpawner
-from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
+from ._errors import CloseReason, ConnectionClosed, Endpoint
 from ._fastpath import FastStream, Restarts
+from ._handshake import Handshake
 from ._inbox import Inbox, Item, TooManyFragments
 from ._malloc import prime_allocator
 from ._sync import Flag, Mutex
@@ -81,8 +82,6 @@ _ORDERLY_CLOSES = frozenset({1000, 1001, 1005})
 #: Longest wait, in seconds, for the application to finish with the messages
 #: received before the peer's close, before the close is answered.
 CLOSE_GRACE = 1.0
-#: A rejection body kept for ConnectionRejected is cut at this size.
-MAX_REJECT_BODY = 65536
 
 
 _Aborted = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
@@ -103,18 +102,12 @@ class WebSocketConnection:
     # instance dict of this many attributes alone was 1.5 KiB.
     __slots__ = (
         "__weakref__",
-        "_client_extensions",
-        "_client_extra_headers",
-        "_client_subprotocols",
         "_close_reason",
-        "_decided",
         "_discarding",
         "_disconnect_timeout",
         "_fast",
-        "_handshake_done",
-        "_handshake_error",
+        "_handshake",
         "_handshake_headers",
-        "_host",
         "_inbox",
         "_keepalive_busy",
         "_keepalive_next",
@@ -130,11 +123,7 @@ class WebSocketConnection:
         "_reader_done",
         "_reader_scope",
         "_receive_size",
-        "_reject_body",
-        "_reject_headers",
-        "_reject_status",
         "_remote",
-        "_request",
         "_restarter",
         "_send_lock",
         "_send_parts",
@@ -168,11 +157,14 @@ class WebSocketConnection:
         # The stream's declared fast path, if it has one (checked once, here).
         fast = self._fast = stream if isinstance(stream, FastStream) else None
         self._ws = ws
-        self._host = host
         self._path = path
-        self._client_subprotocols = list(client_subprotocols or ())
-        self._client_extra_headers = list(client_extra_headers or ())
-        self._client_extensions = list(client_extensions or ())
+        # Dropped once the connection is open (see _handshake.py).
+        self._handshake: Handshake | None = Handshake(
+            host,
+            list(client_subprotocols or ()),
+            list(client_extra_headers or ()),
+            list(client_extensions or ()),
+        )
         self._inbox = Inbox(
             message_queue_size,
             max_fragments,
@@ -195,10 +187,6 @@ class WebSocketConnection:
         self._message_lock = Mutex()
         self._close_reason: CloseReason | None = None
         self._reader_done = Flag()
-        self._handshake_done = Flag()
-        self._handshake_error: BaseException | None = None
-        self._decided = Flag()  # server: the handler accepted or rejected
-        self._request: Request | None = None
         self._subprotocol: str | None = None
         self._handshake_headers: tuple[tuple[bytes, bytes], ...] = ()
         self._pings: dict[bytes, tuple[anyio.Event, float]] = {}
@@ -211,9 +199,6 @@ class WebSocketConnection:
         self._keepalive_busy = False
         self._discarding = False  # a local limit failed the connection: drop data
         self._pending: Coroutine[Any, Any, bool] | None = None  # see _on_push
-        self._reject_status: int | None = None
-        self._reject_headers: Headers = []
-        self._reject_body = bytearray()
 
     # Properties
 
@@ -663,26 +648,27 @@ class WebSocketConnection:
 
     async def _open_client(self) -> None:
         """Send the upgrade request and wait for the answer (client side)."""
-        assert self._host is not None
+        handshake = self._handshake
+        assert handshake is not None
         assert self._path is not None
-        request = Request(
-            host=self._host,
-            target=self._path,
-            subprotocols=self._client_subprotocols,
-            extensions=self._client_extensions,
-            extra_headers=self._client_extra_headers,
-        )
-        await self._write(self._ws.send(request))
-        await self._handshake_done.wait()
-        if self._handshake_error is not None:
+        await self._write(self._ws.send(handshake.client_request(self._path)))
+        await handshake.done.wait()
+        if handshake.error is not None:
             with anyio.CancelScope(shield=True):
                 await self._abort()
-            raise self._handshake_error
+            raise handshake.error
+        self._handshake = None  # open: nothing of it is needed any more
 
     async def _wait_request(self) -> Request | None:
         """Wait for the client's upgrade request (server side); ``None`` if it never came."""
-        await self._handshake_done.wait()
-        return self._request
+        handshake = self._handshake
+        assert handshake is not None
+        await handshake.done.wait()
+        return handshake.request
+
+    def _handshake_decided(self) -> bool:
+        """Whether a server's handler accepted or rejected the request."""
+        return self._handshake is None or self._handshake.decided.is_set()
 
     async def _accept(
         self, subprotocol: str | None, extra_headers: Headers | None, extensions: list[Extension]
@@ -692,12 +678,15 @@ class WebSocketConnection:
         )
         data = self._ws.send(event)  # raises LocalProtocolError for a bad subprotocol
         self._subprotocol = subprotocol
-        self._decided.set()
+        handshake, self._handshake = self._handshake, None  # open: dropped
+        if handshake is not None:
+            handshake.decided.set()  # the reader goes on reading
         await self._write(data)
 
     async def _reject(
         self, status_code: int, extra_headers: Headers | None, body: bytes | None
     ) -> None:
+        handshake = self._handshake
         headers = list(extra_headers or [])
         if body:
             headers.append((b"Content-Length", str(len(body)).encode()))
@@ -708,7 +697,8 @@ class WebSocketConnection:
         except BaseException:
             # Not rejected after all (e.g. already accepted): the connection
             # keeps its state, so a handler error still closes it with 1011.
-            self._decided.set()
+            if handshake is not None:
+                handshake.decided.set()
             raise
         self._close_reason = CloseReason(1006, "rejected")
         try:
@@ -716,7 +706,8 @@ class WebSocketConnection:
         finally:
             # Only now: once decided, the reader closes the transport, which
             # could cut the response off if it were still being written.
-            self._decided.set()
+            if handshake is not None:
+                handshake.decided.set()
             self._inbox.discard()
             await self._abort()
 
@@ -809,10 +800,8 @@ class WebSocketConnection:
 
     async def _reader_finished(self) -> None:
         self._drop_pending()  # if the reader stopped before it took it
-        if self._handshake_error is None and not self._handshake_done.is_set():
-            self._handshake_error = ConnectionClosed(self._close_reason or CloseReason(1006, None))
-        self._handshake_done.set()
-        self._decided.set()
+        if self._handshake is not None:
+            self._handshake.ended(self._close_reason or CloseReason(1006, None))
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
         self._inbox.end()
@@ -891,13 +880,15 @@ class WebSocketConnection:
                 out.clear()
             await self._remote_close(held)
             return False
+        handshake = self._handshake
+        assert handshake is not None  # the events below come before the connection is open
         if cls is Request:
             assert isinstance(held, Request)
-            self._request = held
+            handshake.request = held
             self._path = held.target
             self._handshake_headers = tuple(held.extra_headers)
-            self._handshake_done.set()
-            await self._decided.wait()
+            handshake.done.set()
+            await handshake.decided.wait()
             # Accepted (the handler may have sent and started closing already),
             # or rejected (then there is nothing more to read).
             return ws.state is _OPEN or ws.state is ConnectionState.LOCAL_CLOSING
@@ -905,19 +896,20 @@ class WebSocketConnection:
             assert isinstance(held, AcceptConnection)
             self._subprotocol = held.subprotocol
             self._handshake_headers = tuple(held.extra_headers)
-            self._handshake_done.set()
+            handshake.done.set()
         elif cls is RejectConnection:
             assert isinstance(held, RejectConnection)
-            self._reject_status = held.status_code
-            self._reject_headers = list(held.headers)
+            handshake.reject_status = held.status_code
+            handshake.reject_headers = list(held.headers)
             if not held.has_body:
-                return self._rejected()
+                handshake.rejected()
+                return False
         elif cls is RejectData:
             assert isinstance(held, RejectData)
-            if len(self._reject_body) < MAX_REJECT_BODY:
-                self._reject_body += held.data[: MAX_REJECT_BODY - len(self._reject_body)]
+            handshake.add_reject_body(held.data)
             if held.body_finished:
-                return self._rejected()
+                handshake.rejected()
+                return False
         return True
 
     def _fail(self, code: int, reason: str) -> bytes:
@@ -982,25 +974,18 @@ class WebSocketConnection:
         await self._inbox.wait_consumer_idle(min(CLOSE_GRACE, self._disconnect_timeout))
 
     async def _handshake_failed(self, exc: RemoteProtocolError) -> None:
-        error = HandshakeError(f"the opening handshake failed: {exc}")
-        error.__cause__ = exc
-        self._handshake_error = error
+        if self._handshake is not None:
+            self._handshake.failed(exc)
         if exc.event_hint is not None and not self._ws.client:
             try:
                 await self._write(self._ws.send(exc.event_hint))
             except (ConnectionClosed, LocalProtocolError):
                 pass
 
-    def _rejected(self) -> bool:
-        self._handshake_error = ConnectionRejected(
-            self._reject_status or 0, self._reject_headers, bytes(self._reject_body) or None
-        )
-        self._handshake_done.set()
-        return False
-
     async def _keepalive(self) -> None:
         assert self._ping_interval is not None
-        await self._handshake_done.wait()
+        if self._handshake is not None:
+            await self._handshake.done.wait()
         while self._close_reason is None:
             await anyio.sleep(self._ping_interval)
             await self._keepalive_once()

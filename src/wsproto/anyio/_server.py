@@ -301,7 +301,7 @@ class WebSocketServer:
             pass  # the peer went away: nothing to report
         except Exception:
             logger.exception("WebSocket handler for %s raised", event.target)
-            if connection._decided.is_set():
+            if connection._handshake_decided():
                 await connection._close(1011, "internal error")
             else:
                 await connection._reject(500, None, b"internal server error\n")

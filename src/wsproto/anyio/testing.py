@@ -226,7 +226,7 @@ class _ServerSide:
         except Exception as exc:
             self.error = exc
             with anyio.CancelScope(shield=True):
-                if connection._decided.is_set():
+                if connection._handshake_decided():
                     await connection.aclose(1011, "internal error")
                 else:
                     await request.reject(500, body=b"internal server error\n")
