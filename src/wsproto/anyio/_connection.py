@@ -17,7 +17,6 @@ that task while idle (``_park``) and starts one again when needed.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -63,6 +62,7 @@ from ._fastpath import FastStream, Restarts
 from ._handshake import Handshake
 from ._inbox import Inbox, Item, TooManyFragments
 from ._malloc import prime_allocator
+from ._pings import Pings
 from ._sync import Flag, Mutex
 
 __all__ = ["WebSocketConnection"]
@@ -112,7 +112,6 @@ class WebSocketConnection:
         "_keepalive_busy",
         "_keepalive_next",
         "_keepalive_scope",
-        "_latency",
         "_local",
         "_message_lock",
         "_path",
@@ -189,8 +188,7 @@ class WebSocketConnection:
         self._reader_done = Flag()
         self._subprotocol: str | None = None
         self._handshake_headers: tuple[tuple[bytes, bytes], ...] = ()
-        self._pings: dict[bytes, tuple[anyio.Event, float]] = {}
-        self._latency: float | None = None
+        self._pings = Pings()
         self._keepalive_scope: anyio.CancelScope | None = None
         self._reader_scope: anyio.CancelScope | None = None
         self._spawner: TaskSpawner | None = None  # see _park
@@ -249,7 +247,7 @@ class WebSocketConnection:
     @property
     def latency(self) -> float | None:
         """Seconds between the last answered ping and its pong, or ``None``."""
-        return self._latency
+        return self._pings.latency
 
     def __repr__(self) -> str:
         role = "client" if self._ws.client else "server"
@@ -402,23 +400,20 @@ class WebSocketConnection:
         await checkpoint()
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
+        pings = self._pings
         if payload is None:
-            payload = os.urandom(4)
-            while payload in self._pings:
-                payload = os.urandom(4)
-        elif payload in self._pings:
-            raise ValueError(f"a ping with payload {payload!r} is already in flight")
+            payload = pings.new_payload()
         answered = anyio.Event()
-        self._pings[payload] = (answered, time.monotonic())
+        pings.start(payload, answered, time.monotonic())
         try:
             await self._send(Ping(payload))
             await answered.wait()
-            if payload in self._pings:
+            if pings.in_flight(payload):
                 # A pong takes its ping (and earlier ones) out; this one was
                 # woken by the connection closing instead.
                 raise ConnectionClosed(self._close_reason)
         finally:
-            self._pings.pop(payload, None)
+            pings.forget(payload)
 
     async def pong(self, payload: bytes | None = None) -> None:
         """Send an unsolicited pong (a one-way heartbeat).
@@ -535,14 +530,10 @@ class WebSocketConnection:
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
         self._inbox.end()
-        self._wake_pings()
+        self._pings.wake_all()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
         await self._stream.aclose()
-
-    def _wake_pings(self) -> None:
-        for answered, _ in self._pings.values():
-            answered.set()
 
     async def __aenter__(self) -> WebSocketConnection:
         return self
@@ -805,7 +796,7 @@ class WebSocketConnection:
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
         self._inbox.end()
-        self._wake_pings()
+        self._pings.wake_all()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
         await self._stream.aclose()
@@ -861,7 +852,7 @@ class WebSocketConnection:
                     out.append(ws.send(event.response()))
             elif cls is Pong:
                 assert isinstance(event, Pong)
-                self._pong(event.payload)
+                self._pings.answer(event.payload, time.monotonic())
             else:
                 return event
         return None
@@ -922,17 +913,6 @@ class WebSocketConnection:
             return self._ws.send(CloseConnection(code, reason))
         except LocalProtocolError:
             return b""
-
-    def _pong(self, payload: bytes) -> None:
-        if payload not in self._pings:
-            return  # unsolicited, or for a ping nobody waits for any more
-        now = time.monotonic()
-        for key in list(self._pings):
-            answered, sent = self._pings.pop(key)
-            answered.set()
-            if key == payload:
-                self._latency = now - sent
-                break
 
     async def _remote_close(self, event: CloseConnection) -> None:
         ws = self._ws
