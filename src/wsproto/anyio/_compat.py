@@ -24,6 +24,14 @@ class TaskSpawner(Protocol):
 
 
 @runtime_checkable
+class KnowsTLS(Protocol):
+    """A stream or listener that says whether it runs TLS (ours and the trio adapters)."""
+
+    @property
+    def tls(self) -> bool: ...
+
+
+@runtime_checkable
 class TrioStreamLike(Protocol):
     """The part of ``trio.abc.Stream`` the adapter uses."""
 

@@ -458,7 +458,7 @@ class WebSocketConnection:
             else:
                 await self._stream.send(data)
         except _Aborted:
-            await self._abort()
+            await self._teardown()
             raise ConnectionClosed(self._close_reason) from None
         except BaseException:
             # Cancelled mid-write. A transport that takes all bytes or none
@@ -466,7 +466,7 @@ class WebSocketConnection:
             # on the wire, nothing may follow it, and the connection is done.
             if self._fast is None:
                 with anyio.CancelScope(shield=True):
-                    await self._abort()
+                    await self._teardown()
             raise
 
     async def _write(self, data: bytes) -> None:
@@ -506,7 +506,7 @@ class WebSocketConnection:
                 # handshake there is nothing to wait for.
                 if self._ws.state is not ConnectionState.CONNECTING:
                     await self._reader_done.wait()
-            await self._abort()
+            await self._teardown()
         return not scope.cancelled_caught
 
     async def _write_close(self, event: CloseConnection) -> None:
@@ -521,9 +521,13 @@ class WebSocketConnection:
         finally:
             lock.release()
 
-    async def _abort(self) -> None:
-        """Close the transport now; the connection is over (1006 unless known).
+    async def _teardown(self) -> None:
+        """The one teardown: close the transport now; the connection is over (1006 unless known).
 
+        Every way a connection ends comes here, after the closing handshake
+        (:meth:`_close`, :meth:`_remote_close` via the reader's end), instead
+        of it (:meth:`_fail_connection`, a rejection, a failed write), or
+        when the reader stops (:meth:`_reader_finished`). Idempotent.
         Messages received before stay there to be taken (a local close
         discards them itself: see :meth:`_close`).
         """
@@ -646,7 +650,7 @@ class WebSocketConnection:
         await handshake.done.wait()
         if handshake.error is not None:
             with anyio.CancelScope(shield=True):
-                await self._abort()
+                await self._teardown()
             raise handshake.error
         self._handshake = None  # open: nothing of it is needed any more
 
@@ -700,7 +704,7 @@ class WebSocketConnection:
             if handshake is not None:
                 handshake.decided.set()
             self._inbox.discard()
-            await self._abort()
+            await self._teardown()
 
     # The reader task
 
@@ -793,13 +797,7 @@ class WebSocketConnection:
         self._drop_pending()  # if the reader stopped before it took it
         if self._handshake is not None:
             self._handshake.ended(self._close_reason or CloseReason(1006, None))
-        if self._close_reason is None:
-            self._close_reason = CloseReason(1006, None)
-        self._inbox.end()
-        self._pings.wake_all()
-        if self._keepalive_scope is not None:
-            self._keepalive_scope.cancel()
-        await self._stream.aclose()
+        await self._teardown()
         self._reader_done.set()
 
     async def _dispatch(
@@ -1012,7 +1010,7 @@ class WebSocketConnection:
                         await self._write_close(CloseConnection(code, reason))
                     except ConnectionClosed:
                         pass
-            await self._abort()
+            await self._teardown()
 
 
 def _message_event(data: str | bytes, last: bool) -> Event:

@@ -17,6 +17,7 @@ from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError
 
 from ._compat import (
+    KnowsTLS,
     TaskSpawner,
     TrioListenerLike,
     TrioStreamLike,
@@ -182,7 +183,9 @@ class WebSocketServer:
         """Where the server listens, an :class:`Endpoint` per TCP listener, a path per Unix one."""
         found: list[Endpoint | str] = []
         for listener in self._listeners:
-            is_ssl = isinstance(listener, TLSListener) or getattr(listener, "tls", False)
+            is_ssl = isinstance(listener, TLSListener) or (
+                isinstance(listener, KnowsTLS) and listener.tls
+            )
             inner = listener.listener if isinstance(listener, TLSListener) else listener
             address = inner.extra(SocketAttribute.local_address, None)
             if isinstance(address, tuple):
