@@ -6,16 +6,20 @@ from typing import Any
 
 import pytest
 
+from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
+    AcceptConnection,
     BytesMessage,
     CloseConnection,
     Event,
     Message,
     Ping,
     Pong,
+    Request,
     TextMessage,
 )
+from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode
 from wsproto.utilities import LocalProtocolError
 
@@ -365,40 +369,87 @@ class TestReceiveBuffer:
         assert list(conn.events()) == [BytesMessage(b"\x01"), BytesMessage(b"\x02")]
 
 
-class TestSendSplit:
-    """``Connection._send_split``: what ``send`` writes, as header and payload unjoined."""
+class TestSendWithDataPassthrough:
+    """``send_with_data_passthrough``: what ``send`` writes, as pieces, a large payload uncopied."""
 
     @pytest.mark.parametrize("size", [0, 100, 65535, 65536, 300000])
     @pytest.mark.parametrize("kind", [BytesMessage, TextMessage])
     def test_the_pieces_joined_are_what_send_writes(self, size: int, kind: type) -> None:
         data: bytes | str = b"b" * size if kind is BytesMessage else "t" * size
         whole = server().send(kind(data))
-        head, body = server()._send_split(kind(data))
-        assert head + body == whole
+        pieces = server().send_with_data_passthrough(kind(data))
+        assert b"".join(pieces) == whole
         if size >= 65536:
-            # The payload goes out as it is, not copied behind its header.
+            head, body = pieces
             assert len(head) == 10
-            assert body == (data if isinstance(data, bytes) else data.encode())
+            if isinstance(data, bytes):
+                assert body is data  # passed through: the very object, not a copy
+            else:
+                assert body == data.encode()
         else:
-            assert body == b""
+            assert len(pieces) == 1
 
     def test_fragments_keep_their_opcodes(self) -> None:
         split, plain = server(), server()
         pieces = [b"a" * 70000, b"b" * 70000, b"c" * 10]
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
-            head, body = split._send_split(BytesMessage(piece, message_finished=last))
-            assert head + body == plain.send(BytesMessage(piece, message_finished=last))
+            sent = split.send_with_data_passthrough(BytesMessage(piece, message_finished=last))
+            assert b"".join(sent) == plain.send(BytesMessage(piece, message_finished=last))
 
     def test_a_client_frame_is_masked_in_one_piece(self) -> None:
         conn = client()
-        head, body = conn._send_split(BytesMessage(b"x" * 70000))
-        assert body == b""
-        events = feed(server(), head)
+        (frame,) = conn.send_with_data_passthrough(BytesMessage(b"x" * 70000))
+        events = feed(server(), frame)
         assert events == [BytesMessage(b"x" * 70000)]
+
+    def test_a_compressed_message_is_one_piece(self) -> None:
+        ws_client, ws_server = _open_pair(deflate=True)
+        data = b"compressible " * 10_000
+        (frame,) = ws_server.send_with_data_passthrough(BytesMessage(data))
+        assert len(frame) < len(data)
+        ws_client.receive_data(frame)
+        assert _joined(ws_client) == data
+
+    def test_other_events_are_what_send_writes(self) -> None:
+        for event in (Ping(b"p"), Pong(b"q"), CloseConnection(1000, "bye")):
+            assert server().send_with_data_passthrough(event) == [server().send(event)]
 
     def test_it_refuses_what_send_refuses(self) -> None:
         conn = server()
         conn.send(CloseConnection(1000))
         with pytest.raises(LocalProtocolError, match="cannot send data in state"):
-            conn._send_split(BytesMessage(b"x" * 70000))
+            conn.send_with_data_passthrough(BytesMessage(b"x" * 70000))
+
+    def test_wsconnection_passes_through_once_open(self) -> None:
+        ws_client, ws_server = _open_pair(deflate=False)
+        data = bytes(100_000)
+        head, body = ws_server.send_with_data_passthrough(BytesMessage(data))
+        assert body is data
+        ws_client.receive_data(head + body)
+        assert _joined(ws_client) == data
+
+
+def _open_pair(*, deflate: bool) -> tuple[WSConnection, WSConnection]:
+    """A client and a server WSConnection through their opening handshake (sent as pieces)."""
+    ws_client = WSConnection(ConnectionType.CLIENT)
+    ws_server = WSConnection(ConnectionType.SERVER)
+    offer: list[Extension] = [PerMessageDeflate()] if deflate else []
+    (request,) = ws_client.send_with_data_passthrough(
+        Request(host="h", target="/", extensions=offer)
+    )
+    ws_server.receive_data(request)
+    assert isinstance(next(iter(ws_server.events())), Request)
+    accepted: list[Extension] = [PerMessageDeflate()] if deflate else []
+    (accept,) = ws_server.send_with_data_passthrough(AcceptConnection(extensions=accepted))
+    ws_client.receive_data(accept)
+    assert isinstance(next(iter(ws_client.events())), AcceptConnection)
+    return ws_client, ws_server
+
+
+def _joined(ws: WSConnection) -> bytes:
+    pieces = []
+    for event in ws.events():
+        assert isinstance(event, BytesMessage)
+        pieces.append(event.data)
+    return b"".join(pieces)

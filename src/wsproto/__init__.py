@@ -76,6 +76,19 @@ class WSConnection:
             return data
         return self.connection.send(event)
 
+    def send_with_data_passthrough(self, event: Event) -> list[bytes]:
+        """Like :meth:`send`, as pieces that keep a large payload uncopied.
+
+        See :meth:`wsproto.connection.Connection.send_with_data_passthrough`;
+        during the opening handshake the list holds what :meth:`send` returns.
+
+        Raises:
+            LocalProtocolError: if the event cannot be sent in the current state.
+        """
+        if self.connection is None:
+            return [self.send(event)]
+        return self.connection.send_with_data_passthrough(event)
+
     def receive_data(self, data: bytes | None) -> None:
         """Feed network data into the connection instance; ``None`` when the transport closed.
 

@@ -173,16 +173,27 @@ class Connection:
                 "the close is answered"
             )
 
-    def _send_split(self, event: Message[str] | Message[bytes]) -> tuple[bytes, bytes]:
-        """Like :meth:`send` for a message, as two pieces to write one after the other.
+    def send_with_data_passthrough(self, event: Event) -> list[bytes]:
+        """Like :meth:`send`, but the bytes come as a list of pieces to write in order.
 
-        Not part of the wsproto 1.x API: ``wsproto.anyio`` uses it so that a
-        large unmasked frame's payload is written as it is rather than copied
-        behind its header. The second piece is empty unless the frame is that
-        large (64 KiB or more, sent by a server).
+        Not in the wsproto 1.x API; the idea is h11's method of the same name.
+        When a large message goes out in a frame the payload of which is the
+        message data as it is (a server's frame of 64 KiB or more, not
+        compressed), the list is the frame's header and then the payload: for
+        a :class:`~wsproto.events.BytesMessage` whose data is a ``bytes``
+        object, that very object, so a large payload is never copied behind
+        its header. Otherwise the list holds one piece, what :meth:`send`
+        returns. Write the pieces one after the other (``writelines``, or a
+        scatter/gather write) rather than joining them.
+
+        Raises:
+            LocalProtocolError: if the event cannot be sent in the current state.
         """
-        self._check_data_allowed()
-        return self._send_message(event, split=True)
+        if isinstance(event, Message):
+            self._check_data_allowed()
+            header, payload = self._send_message(event, split=True)
+            return [header, payload] if payload else [header]
+        return [self.send(event)]
 
     @overload
     def _send_message(

@@ -720,10 +720,11 @@ async def test_a_client_dribbling_its_request_is_cut_off_at_the_handshake_timeou
     request = upgrade_request()
     sent = 0
 
-    async with (
-        running(echo, handshake_timeout=0.5) as server,
-        await anyio.connect_tcp("127.0.0.1", server.port) as stream,
-    ):
+    async with running(echo, handshake_timeout=0.5) as server:
+        # Timed from before connecting: the server's clock starts when it
+        # accepts, which a loaded machine may do well before connect returns.
+        start = time.monotonic()
+        stream = await anyio.connect_tcp("127.0.0.1", server.port)
 
         async def dribble() -> None:
             nonlocal sent
@@ -735,8 +736,7 @@ async def test_a_client_dribbling_its_request_is_cut_off_at_the_handshake_timeou
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
 
-        start = time.monotonic()
-        async with anyio.create_task_group() as group:
+        async with stream, anyio.create_task_group() as group:
             group.start_soon(dribble)
             response = await read_until_closed(stream)
             elapsed = time.monotonic() - start
@@ -1220,44 +1220,6 @@ async def test_a_parked_connection_sees_the_client_drop_tcp() -> None:
             await done.wait()
     assert closed[0].reason is not None
     assert closed[0].reason.code == 1006
-
-
-async def test_a_parked_connection_without_a_task_group_to_read_in_ends_as_1006(
-    anyio_backend_name: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    # If the reader cannot be started again (its task group gone), the
-    # connection ends at once rather than waiting for a reader that never comes.
-    class GoneGroup:
-        def start_soon(self, *_: object, **__: object) -> None:
-            raise RuntimeError("this task group is not active")
-
-    outcome: list[str | bytes | ConnectionClosed] = []
-
-    async def handler(request: WebSocketRequest) -> None:
-        ws = await request.accept()
-        ws._spawner = GoneGroup()  # only read by a parked (asyncio) connection
-        try:
-            outcome.append(await ws.get_message())
-        except ConnectionClosed as exc:
-            outcome.append(exc)
-
-    async with running(handler, ping_interval=None) as server:
-        peer = await raw_client(server.port)
-        await anyio.wait_all_tasks_blocked()
-        await peer.send(CloseConnection(1000))
-        with anyio.fail_after(5):
-            while not outcome:
-                await anyio.sleep(0.01)
-        await peer.stream.aclose()
-    if anyio_backend_name == "asyncio":
-        assert isinstance(outcome[0], ConnectionClosed)
-        assert outcome[0].reason is not None
-        assert outcome[0].reason.code == 1006
-        assert "no task group to read in" in caplog.text
-    else:  # a reader task waits already: the close is read as usual
-        assert isinstance(outcome[0], ConnectionClosed)
-        assert outcome[0].reason is not None
-        assert outcome[0].reason.code == 1000
 
 
 @pytest.mark.parametrize("compression", [None, "deflate"])

@@ -13,9 +13,15 @@ from anyio.abc import ByteStream
 from wsproto.typing import Headers
 
 from . import _transport
-from ._compat import TrioStreamLike, as_byte_stream, shielded_task_group, single_exception
-from ._connection import TaskSpawner, WebSocketConnection
-from ._errors import ConnectionTimeout, DisconnectionTimeout
+from ._compat import (
+    TaskSpawner,
+    TrioStreamLike,
+    as_byte_stream,
+    shielded_task_group,
+    single_exception,
+)
+from ._connection import WebSocketConnection
+from ._errors import ConnectionClosed, ConnectionTimeout, DisconnectionTimeout
 from ._limits import (
     CONN_TIMEOUT,
     MAX_FRAGMENTS,
@@ -321,6 +327,9 @@ async def _connect(
     settings: Settings,
 ) -> WebSocketConnection:
     context: ssl.SSLContext | None
+    given: object = use_ssl  # trio-websocket programs may pass anything here
+    if given is not True and given is not False and not isinstance(given, ssl.SSLContext):
+        raise TypeError(f"use_ssl must be a bool or an ssl.SSLContext, not {type(given).__name__}")
     if use_ssl is True:
         context = ssl.create_default_context()
     elif use_ssl is False:
@@ -379,6 +388,8 @@ async def _open(
     settings: Settings,
     connect_timeout: float,
 ) -> AsyncIterator[WebSocketConnection]:
+    error: Exception | None = None  # the caller's, from the block
+    inner: BaseException | None = None  # what a task group wrapped
     try:
         async with anyio.create_task_group() as group:
             # The connection's tasks run shielded: if the block is cancelled,
@@ -404,15 +415,30 @@ async def _open(
                     ) from None
                 try:
                     yield connection
+                except Exception as exc:
+                    # Kept out of the task group, which would wrap it in an
+                    # exception group and replace its __context__; raised
+                    # again, as itself, once the group is done.
+                    error = exc
                 finally:
                     with anyio.CancelScope(shield=True):
                         closed_in_time = await connection._close(1000, None)
             finally:
                 tasks_scope.cancel()
-        if not closed_in_time:
-            raise DisconnectionTimeout(f"closing took longer than {settings.disconnect_timeout} s")
     except BaseExceptionGroup as group_error:
-        exc = single_exception(group_error)
-        if exc is None:
+        inner = single_exception(group_error)
+        if inner is None:
             raise
-        raise exc from exc.__cause__
+    # Raised here, outside any except clause, so that nothing replaces the
+    # exception's own context.
+    if error is not None:
+        if inner is not None and not isinstance(inner, anyio.get_cancelled_exc_class()):
+            # The connection's own tasks failed too (a bug, not the peer).
+            if isinstance(error, ConnectionClosed):
+                raise inner  # the caller's error is only its consequence
+            error.add_note(f"(the connection's tasks failed as well: {inner!r})")
+        raise error
+    if inner is not None:
+        raise inner
+    if not closed_in_time:
+        raise DisconnectionTimeout(f"closing took longer than {settings.disconnect_timeout} s")

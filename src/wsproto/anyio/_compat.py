@@ -9,12 +9,26 @@ found by duck typing so that this module never imports trio.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup
 
-T = TypeVar("T")
+
+class TaskSpawner(Protocol):
+    """Where a connection's tasks run: an anyio ``TaskGroup`` or a trio ``Nursery``."""
+
+    def start_soon(
+        self, func: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any, name: object = None
+    ) -> object: ...
+
+
+@runtime_checkable
+class KnowsTLS(Protocol):
+    """A stream or listener that says whether it runs TLS (ours and the trio adapters)."""
+
+    @property
+    def tls(self) -> bool: ...
 
 
 @runtime_checkable
@@ -201,17 +215,6 @@ def single_exception(group: BaseExceptionGroup[BaseException]) -> BaseException 
     if not errors and leaves:
         return leaves[0]
     return None
-
-
-async def run_unwrapped(coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro``, turning a task group's one-exception group into that exception."""
-    try:
-        return await coro
-    except BaseExceptionGroup as group:
-        exc = single_exception(group)
-        if exc is None:
-            raise
-        raise exc from exc.__cause__
 
 
 async def shielded_task_group(

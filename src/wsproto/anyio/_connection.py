@@ -17,7 +17,6 @@ that task while idle (``_park``) and starts one again when needed.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -27,13 +26,16 @@ from collections.abc import (
     Coroutine,
     Iterable,
     Iterator,
+    Mapping,
 )
+from collections.abc import Set as AbstractSet
 from contextlib import aclosing
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any
 
 import anyio
 from anyio.abc import ByteStream
+from anyio.lowlevel import checkpoint
 
 from wsproto import WSConnection
 from wsproto.connection import ConnectionState
@@ -54,9 +56,13 @@ from wsproto.extensions import Extension
 from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from ._errors import CloseReason, ConnectionClosed, ConnectionRejected, Endpoint, HandshakeError
+from ._compat import TaskSpawner
+from ._errors import CloseReason, ConnectionClosed, Endpoint
+from ._fastpath import FastStream, Restarts
+from ._handshake import Handshake
 from ._inbox import Inbox, Item, TooManyFragments
 from ._malloc import prime_allocator
+from ._pings import Pings
 from ._sync import Flag, Mutex
 
 __all__ = ["WebSocketConnection"]
@@ -76,14 +82,6 @@ _ORDERLY_CLOSES = frozenset({1000, 1001, 1005})
 #: Longest wait, in seconds, for the application to finish with the messages
 #: received before the peer's close, before the close is answered.
 CLOSE_GRACE = 1.0
-#: A rejection body kept for ConnectionRejected is cut at this size.
-MAX_REJECT_BODY = 65536
-
-
-#: Where a connection's tasks run: an anyio ``TaskGroup`` or a trio ``Nursery``
-#: (anything with their ``start_soon``). Typed loosely because the two
-#: ``start_soon`` signatures cannot be unified for a type checker.
-TaskSpawner: TypeAlias = Any
 
 
 _Aborted = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
@@ -104,22 +102,16 @@ class WebSocketConnection:
     # instance dict of this many attributes alone was 1.5 KiB.
     __slots__ = (
         "__weakref__",
-        "_client_extensions",
-        "_client_extra_headers",
-        "_client_subprotocols",
         "_close_reason",
-        "_decided",
         "_discarding",
         "_disconnect_timeout",
-        "_handshake_done",
-        "_handshake_error",
+        "_fast",
+        "_handshake",
         "_handshake_headers",
-        "_host",
         "_inbox",
         "_keepalive_busy",
         "_keepalive_next",
         "_keepalive_scope",
-        "_latency",
         "_local",
         "_message_lock",
         "_path",
@@ -130,11 +122,8 @@ class WebSocketConnection:
         "_reader_done",
         "_reader_scope",
         "_receive_size",
-        "_reject_body",
-        "_reject_headers",
-        "_reject_status",
         "_remote",
-        "_request",
+        "_restarter",
         "_send_lock",
         "_send_parts",
         "_spawner",
@@ -164,20 +153,25 @@ class WebSocketConnection:
     ) -> None:
         prime_allocator()
         self._stream = stream
+        # The stream's declared fast path, if it has one (checked once, here).
+        fast = self._fast = stream if isinstance(stream, FastStream) else None
         self._ws = ws
-        self._host = host
         self._path = path
-        self._client_subprotocols = list(client_subprotocols or ())
-        self._client_extra_headers = list(client_extra_headers or ())
-        self._client_extensions = list(client_extensions or ())
+        # Dropped once the connection is open (see _handshake.py).
+        self._handshake: Handshake | None = Handshake(
+            host,
+            list(client_subprotocols or ()),
+            list(client_extra_headers or ()),
+            list(client_extensions or ()),
+        )
         self._inbox = Inbox(
             message_queue_size,
             max_fragments,
             self._ended,
             # Our asyncio transport can also wake a waiting consumer when bytes
             # arrive: one event-loop iteration less per message.
-            getattr(stream, "call_on_data", None),
-            getattr(stream, "new_waiter", None),
+            fast.call_on_data if fast is not None else None,
+            fast.new_waiter if fast is not None else None,
         )
         self._receive_size = receive_buffer_size or DEFAULT_RECEIVE_SIZE
         self._ping_interval = ping_interval
@@ -188,31 +182,21 @@ class WebSocketConnection:
         # Writers take _send_lock per write; a message being sent holds
         # _message_lock throughout, so pings can still go out between fragments.
         self._send_lock = Mutex()
-        # Our asyncio transport writes several pieces at once: see _send_split.
-        self._send_parts: Callable[[tuple[bytes, ...]], Awaitable[None]] | None = getattr(
-            stream, "send_parts", None
-        )
+        # Our asyncio transport writes several pieces at once: see _send.
         self._message_lock = Mutex()
         self._close_reason: CloseReason | None = None
         self._reader_done = Flag()
-        self._handshake_done = Flag()
-        self._handshake_error: BaseException | None = None
-        self._decided = Flag()  # server: the handler accepted or rejected
-        self._request: Request | None = None
         self._subprotocol: str | None = None
         self._handshake_headers: tuple[tuple[bytes, bytes], ...] = ()
-        self._pings: dict[bytes, tuple[anyio.Event, float]] = {}
-        self._latency: float | None = None
+        self._pings = Pings()
         self._keepalive_scope: anyio.CancelScope | None = None
         self._reader_scope: anyio.CancelScope | None = None
         self._spawner: TaskSpawner | None = None  # see _park
+        self._restarter: Restarts | None = None  # see _park
         self._keepalive_next: float | None = None  # server: when the next ping is due
         self._keepalive_busy = False
         self._discarding = False  # a local limit failed the connection: drop data
         self._pending: Coroutine[Any, Any, bool] | None = None  # see _on_push
-        self._reject_status: int | None = None
-        self._reject_headers: Headers = []
-        self._reject_body = bytearray()
 
     # Properties
 
@@ -263,7 +247,7 @@ class WebSocketConnection:
     @property
     def latency(self) -> float | None:
         """Seconds between the last answered ping and its pong, or ``None``."""
-        return self._latency
+        return self._pings.latency
 
     def __repr__(self) -> str:
         role = "client" if self._ws.client else "server"
@@ -330,10 +314,15 @@ class WebSocketConnection:
         sent as one fragmented message, a frame per piece, so a large message
         need not be held whole.
 
+        Like every async method of the connection, it is a checkpoint: in a
+        cancelled scope it raises the cancellation and sends nothing.
+
         Raises:
             ConnectionClosed: if the connection is closed or closing.
+            ValueError: if ``message`` is none of these (as trio-websocket).
             TypeError: if a message mixes text and binary pieces.
         """
+        await checkpoint()
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
         if isinstance(message, str):
@@ -341,6 +330,15 @@ class WebSocketConnection:
         elif isinstance(message, bytes | bytearray | memoryview):
             event = BytesMessage(bytes(message))
         else:
+            given: object = message  # what a caller passes is not always what it says
+            if isinstance(given, Mapping | AbstractSet) or not isinstance(
+                given, Iterable | AsyncIterable
+            ):
+                # trio-websocket's error for a message of the wrong type.
+                raise ValueError(
+                    "message must be str or bytes (or an iterable of str or of bytes pieces),"
+                    f" not {type(given).__name__}"
+                )
             await self._send_fragments(message)
             return
         lock = self._message_lock
@@ -399,25 +397,23 @@ class WebSocketConnection:
             ConnectionClosed: if the connection closes first.
             ValueError: if a ping with this payload is already in flight.
         """
+        await checkpoint()
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
+        pings = self._pings
         if payload is None:
-            payload = os.urandom(4)
-            while payload in self._pings:
-                payload = os.urandom(4)
-        elif payload in self._pings:
-            raise ValueError(f"a ping with payload {payload!r} is already in flight")
+            payload = pings.new_payload()
         answered = anyio.Event()
-        self._pings[payload] = (answered, time.monotonic())
+        pings.start(payload, answered, time.monotonic())
         try:
             await self._send(Ping(payload))
             await answered.wait()
-            if payload in self._pings:
+            if pings.in_flight(payload):
                 # A pong takes its ping (and earlier ones) out; this one was
                 # woken by the connection closing instead.
                 raise ConnectionClosed(self._close_reason)
         finally:
-            self._pings.pop(payload, None)
+            pings.forget(payload)
 
     async def pong(self, payload: bytes | None = None) -> None:
         """Send an unsolicited pong (a one-way heartbeat).
@@ -425,6 +421,7 @@ class WebSocketConnection:
         Raises:
             ConnectionClosed: if the connection is closed.
         """
+        await checkpoint()
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
         await self._send(Pong(payload or b""))
@@ -440,14 +437,11 @@ class WebSocketConnection:
             await lock.acquire()
         try:
             try:
-                data: bytes | tuple[bytes, bytes]
-                if (
-                    split
-                    and self._send_parts is not None
-                    and (connection := self._ws.connection) is not None
-                ):
-                    assert isinstance(event, Message)
-                    data = connection._send_split(event)
+                data: bytes | list[bytes]
+                if split and self._fast is not None:
+                    data = self._ws.send_with_data_passthrough(event)
+                    if len(data) == 1:
+                        data = data[0]
                 else:
                     data = self._ws.send(event)
             except LocalProtocolError:
@@ -456,23 +450,23 @@ class WebSocketConnection:
         finally:
             lock.release()
 
-    async def _write_locked(self, data: bytes | tuple[bytes, bytes]) -> None:
+    async def _write_locked(self, data: bytes | list[bytes]) -> None:
         try:
-            if isinstance(data, tuple):
-                assert self._send_parts is not None
-                await self._send_parts(data)
+            if isinstance(data, list):
+                assert self._fast is not None
+                await self._fast.send_parts(data)
             else:
                 await self._stream.send(data)
         except _Aborted:
-            await self._abort()
+            await self._teardown()
             raise ConnectionClosed(self._close_reason) from None
         except BaseException:
             # Cancelled mid-write. A transport that takes all bytes or none
-            # (atomic_send) is still in step; otherwise part of a frame may be
+            # (a FastStream) is still in step; otherwise part of a frame may be
             # on the wire, nothing may follow it, and the connection is done.
-            if not getattr(self._stream, "atomic_send", False):
+            if self._fast is None:
                 with anyio.CancelScope(shield=True):
-                    await self._abort()
+                    await self._teardown()
             raise
 
     async def _write(self, data: bytes) -> None:
@@ -512,7 +506,7 @@ class WebSocketConnection:
                 # handshake there is nothing to wait for.
                 if self._ws.state is not ConnectionState.CONNECTING:
                     await self._reader_done.wait()
-            await self._abort()
+            await self._teardown()
         return not scope.cancelled_caught
 
     async def _write_close(self, event: CloseConnection) -> None:
@@ -527,20 +521,23 @@ class WebSocketConnection:
         finally:
             lock.release()
 
-    async def _abort(self) -> None:
-        """Close the transport now; the connection is over (1006 unless known)."""
+    async def _teardown(self) -> None:
+        """The one teardown: close the transport now; the connection is over (1006 unless known).
+
+        Every way a connection ends comes here, after the closing handshake
+        (:meth:`_close`, :meth:`_remote_close` via the reader's end), instead
+        of it (:meth:`_fail_connection`, a rejection, a failed write), or
+        when the reader stops (:meth:`_reader_finished`). Idempotent.
+        Messages received before stay there to be taken (a local close
+        discards them itself: see :meth:`_close`).
+        """
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
         self._inbox.end()
-        self._inbox.discard()
-        self._wake_pings()
+        self._pings.wake_all()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
         await self._stream.aclose()
-
-    def _wake_pings(self) -> None:
-        for answered, _ in self._pings.values():
-            answered.set()
 
     async def __aenter__(self) -> WebSocketConnection:
         return self
@@ -555,7 +552,9 @@ class WebSocketConnection:
 
     # Starting
 
-    def _start(self, task_group: TaskSpawner, *, shielded: bool = False) -> None:
+    def _start(
+        self, task_group: TaskSpawner, *, shielded: bool = False, restarter: Restarts | None = None
+    ) -> None:
         """Start the reader (and keepalive) tasks in ``task_group``.
 
         ``shielded`` (a server's connection): the reader runs shielded from
@@ -566,10 +565,12 @@ class WebSocketConnection:
         one task for all its connections (:meth:`_keepalive_due`). Each task
         costs about 4 KiB and a task group 5 KiB per idle connection (anyio
         on asyncio, measured), hence neither a group nor a keepalive task per
-        server connection.
+        server connection. ``restarter``: the server's, which lets an idle
+        connection park (see :meth:`_park`).
         """
         if shielded:
             self._spawner = task_group
+            self._restarter = restarter
             self._start_reader()
         else:
             task_group.start_soon(self._reader, name=f"wsproto reader {self._path}")
@@ -602,28 +603,18 @@ class WebSocketConnection:
         has to wait for something (:meth:`_unpark`). False if the reader has
         to go on (bytes already buffered).
         """
-        park = getattr(self._stream, "park", None)
-        if self._spawner is None or park is None:
+        if self._restarter is None or self._fast is None:
             return False
-        if not park(self._on_push, self._unpark, self._receive_size):
+        if not self._fast.park(self._on_push, self._unpark, self._receive_size):
             return False
         self._reader_scope = None  # its task is ending (a scope is 650 bytes)
         return True
 
     def _unpark(self) -> None:
-        try:
-            self._start_reader()
-        except RuntimeError:
-            # The task group is gone (a handler nursery that ended first):
-            # nobody can serve the connection any more.
-            logger.exception("WebSocket connection %s has no task group to read in", self._path)
-            self._drop_pending()
-            if self._close_reason is None:
-                self._close_reason = CloseReason(1006, None)
-            self._inbox.end()
-            self._wake_pings()
-            self._stream.close_nowait()  # type: ignore[attr-defined]
-            self._reader_done.set()
+        # Called in the transport's data callback, outside any task: only
+        # queue the start (see _transport.Restarter).
+        assert self._restarter is not None
+        self._restarter.request(self._start_reader)
 
     def _drop_pending(self) -> None:
         if self._pending is not None:
@@ -652,26 +643,27 @@ class WebSocketConnection:
 
     async def _open_client(self) -> None:
         """Send the upgrade request and wait for the answer (client side)."""
-        assert self._host is not None
+        handshake = self._handshake
+        assert handshake is not None
         assert self._path is not None
-        request = Request(
-            host=self._host,
-            target=self._path,
-            subprotocols=self._client_subprotocols,
-            extensions=self._client_extensions,
-            extra_headers=self._client_extra_headers,
-        )
-        await self._write(self._ws.send(request))
-        await self._handshake_done.wait()
-        if self._handshake_error is not None:
+        await self._write(self._ws.send(handshake.client_request(self._path)))
+        await handshake.done.wait()
+        if handshake.error is not None:
             with anyio.CancelScope(shield=True):
-                await self._abort()
-            raise self._handshake_error
+                await self._teardown()
+            raise handshake.error
+        self._handshake = None  # open: nothing of it is needed any more
 
     async def _wait_request(self) -> Request | None:
         """Wait for the client's upgrade request (server side); ``None`` if it never came."""
-        await self._handshake_done.wait()
-        return self._request
+        handshake = self._handshake
+        assert handshake is not None
+        await handshake.done.wait()
+        return handshake.request
+
+    def _handshake_decided(self) -> bool:
+        """Whether a server's handler accepted or rejected the request."""
+        return self._handshake is None or self._handshake.decided.is_set()
 
     async def _accept(
         self, subprotocol: str | None, extra_headers: Headers | None, extensions: list[Extension]
@@ -681,12 +673,15 @@ class WebSocketConnection:
         )
         data = self._ws.send(event)  # raises LocalProtocolError for a bad subprotocol
         self._subprotocol = subprotocol
-        self._decided.set()
+        handshake, self._handshake = self._handshake, None  # open: dropped
+        if handshake is not None:
+            handshake.decided.set()  # the reader goes on reading
         await self._write(data)
 
     async def _reject(
         self, status_code: int, extra_headers: Headers | None, body: bytes | None
     ) -> None:
+        handshake = self._handshake
         headers = list(extra_headers or [])
         if body:
             headers.append((b"Content-Length", str(len(body)).encode()))
@@ -697,7 +692,8 @@ class WebSocketConnection:
         except BaseException:
             # Not rejected after all (e.g. already accepted): the connection
             # keeps its state, so a handler error still closes it with 1011.
-            self._decided.set()
+            if handshake is not None:
+                handshake.decided.set()
             raise
         self._close_reason = CloseReason(1006, "rejected")
         try:
@@ -705,8 +701,10 @@ class WebSocketConnection:
         finally:
             # Only now: once decided, the reader closes the transport, which
             # could cut the response off if it were still being written.
-            self._decided.set()
-            await self._abort()
+            if handshake is not None:
+                handshake.decided.set()
+            self._inbox.discard()
+            await self._teardown()
 
     # The reader task
 
@@ -715,7 +713,7 @@ class WebSocketConnection:
         receive = self._stream.receive
         # Our asyncio transport can run the reader's work right in its data
         # callback (see _on_push and _park); other streams are read here.
-        receive_or_push = getattr(self._stream, "receive_or_push", None)
+        receive_or_push = self._fast.receive_or_push if self._fast is not None else None
         size = self._receive_size
         parked = False
         try:
@@ -788,7 +786,8 @@ class WebSocketConnection:
             return False
         try:
             # Raising (the transport is gone), it goes to the reader: see _on_push.
-            self._stream.send_nowait(b"".join(out))  # type: ignore[attr-defined]
+            assert self._fast is not None  # only its callback gets here
+            self._fast.send_nowait(b"".join(out))
         finally:
             lock.release()
         out.clear()
@@ -796,17 +795,9 @@ class WebSocketConnection:
 
     async def _reader_finished(self) -> None:
         self._drop_pending()  # if the reader stopped before it took it
-        if self._handshake_error is None and not self._handshake_done.is_set():
-            self._handshake_error = ConnectionClosed(self._close_reason or CloseReason(1006, None))
-        self._handshake_done.set()
-        self._decided.set()
-        if self._close_reason is None:
-            self._close_reason = CloseReason(1006, None)
-        self._inbox.end()
-        self._wake_pings()
-        if self._keepalive_scope is not None:
-            self._keepalive_scope.cancel()
-        await self._stream.aclose()
+        if self._handshake is not None:
+            self._handshake.ended(self._close_reason or CloseReason(1006, None))
+        await self._teardown()
         self._reader_done.set()
 
     async def _dispatch(
@@ -859,7 +850,7 @@ class WebSocketConnection:
                     out.append(ws.send(event.response()))
             elif cls is Pong:
                 assert isinstance(event, Pong)
-                self._pong(event.payload)
+                self._pings.answer(event.payload, time.monotonic())
             else:
                 return event
         return None
@@ -878,34 +869,36 @@ class WebSocketConnection:
                 out.clear()
             await self._remote_close(held)
             return False
+        handshake = self._handshake
+        assert handshake is not None  # the events below come before the connection is open
         if cls is Request:
             assert isinstance(held, Request)
-            self._request = held
+            handshake.request = held
             self._path = held.target
             self._handshake_headers = tuple(held.extra_headers)
-            self._handshake_done.set()
-            await self._decided.wait()
-            # Accepted, the reader goes on, even if the handler has already
-            # started closing (accept() then aclose() with no wait between:
-            # the peer's close reply is still to come). Rejected: it stops.
+            handshake.done.set()
+            await handshake.decided.wait()
+            # Accepted (the handler may have sent and started closing already),
+            # or rejected (then there is nothing more to read).
             return ws.state is _OPEN or ws.state is ConnectionState.LOCAL_CLOSING
         if cls is AcceptConnection:
             assert isinstance(held, AcceptConnection)
             self._subprotocol = held.subprotocol
             self._handshake_headers = tuple(held.extra_headers)
-            self._handshake_done.set()
+            handshake.done.set()
         elif cls is RejectConnection:
             assert isinstance(held, RejectConnection)
-            self._reject_status = held.status_code
-            self._reject_headers = list(held.headers)
+            handshake.reject_status = held.status_code
+            handshake.reject_headers = list(held.headers)
             if not held.has_body:
-                return self._rejected()
+                handshake.rejected()
+                return False
         elif cls is RejectData:
             assert isinstance(held, RejectData)
-            if len(self._reject_body) < MAX_REJECT_BODY:
-                self._reject_body += held.data[: MAX_REJECT_BODY - len(self._reject_body)]
+            handshake.add_reject_body(held.data)
             if held.body_finished:
-                return self._rejected()
+                handshake.rejected()
+                return False
         return True
 
     def _fail(self, code: int, reason: str) -> bytes:
@@ -918,17 +911,6 @@ class WebSocketConnection:
             return self._ws.send(CloseConnection(code, reason))
         except LocalProtocolError:
             return b""
-
-    def _pong(self, payload: bytes) -> None:
-        if payload not in self._pings:
-            return  # unsolicited, or for a ping nobody waits for any more
-        now = time.monotonic()
-        for key in list(self._pings):
-            answered, sent = self._pings.pop(key)
-            answered.set()
-            if key == payload:
-                self._latency = now - sent
-                break
 
     async def _remote_close(self, event: CloseConnection) -> None:
         ws = self._ws
@@ -972,25 +954,18 @@ class WebSocketConnection:
         await self._inbox.wait_consumer_idle(min(CLOSE_GRACE, self._disconnect_timeout))
 
     async def _handshake_failed(self, exc: RemoteProtocolError) -> None:
-        error = HandshakeError(f"the opening handshake failed: {exc}")
-        error.__cause__ = exc
-        self._handshake_error = error
+        if self._handshake is not None:
+            self._handshake.failed(exc)
         if exc.event_hint is not None and not self._ws.client:
             try:
                 await self._write(self._ws.send(exc.event_hint))
             except (ConnectionClosed, LocalProtocolError):
                 pass
 
-    def _rejected(self) -> bool:
-        self._handshake_error = ConnectionRejected(
-            self._reject_status or 0, self._reject_headers, bytes(self._reject_body) or None
-        )
-        self._handshake_done.set()
-        return False
-
     async def _keepalive(self) -> None:
         assert self._ping_interval is not None
-        await self._handshake_done.wait()
+        if self._handshake is not None:
+            await self._handshake.done.wait()
         while self._close_reason is None:
             await anyio.sleep(self._ping_interval)
             await self._keepalive_once()
@@ -1037,7 +1012,7 @@ class WebSocketConnection:
                         await self._write_close(CloseConnection(code, reason))
                     except ConnectionClosed:
                         pass
-            await self._abort()
+            await self._teardown()
 
 
 def _message_event(data: str | bytes, last: bool) -> Event:

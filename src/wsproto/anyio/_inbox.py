@@ -105,7 +105,7 @@ class Inbox:
         try:
             if self._abandoned:
                 await self._skip_abandoned()
-            item = await self._next_item()
+            item = await self._next_item(checkpoint=True)
             if not isinstance(item, Fragment):
                 return item
             partial = self._partial
@@ -127,6 +127,7 @@ class Inbox:
         unfinished = False  # part of a message handed over, its end not yet
         self._chunk_consumer = True
         try:
+            await anyio.lowlevel.checkpoint()
             if self._abandoned:
                 await self._skip_abandoned()
             if self._partial:
@@ -159,11 +160,21 @@ class Inbox:
             assert isinstance(item, Fragment)
             self._abandoned = not item.last
 
-    async def _next_item(self) -> Item:
+    async def _next_item(self, *, checkpoint: bool = False) -> Item:
+        """The next item, waiting for it if need be.
+
+        ``checkpoint``: the caller is a public method, which must be a
+        checkpoint even when an item is there to take at once (then it
+        checkpoints first; a wait is one already).
+        """
         items = self._items
         while True:
             try:
                 if self._undelivered or self._done:
+                    if checkpoint:
+                        checkpoint = False
+                        await anyio.lowlevel.checkpoint()
+                        continue  # look again: things may have moved meanwhile
                     item = items.receive_nowait()
                     self._undelivered -= 1
                     return item
@@ -176,6 +187,7 @@ class Inbox:
                 if idle is not None:
                     idle.set()  # the reader waits for this to answer a close
                 await waiter.wait()
+                checkpoint = False  # the wait was one
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 items.close()
                 # A scope cancelled as the connection went down is reported as

@@ -12,11 +12,17 @@ two a server got depended on what else the process had done. Allocating and
 freeing one 1 MiB block when the first connection is made settles it:
 blocks up to 1 MiB come from the heap, and up to 2 MiB of free heap is kept.
 Elsewhere than glibc this is one allocation and nothing more.
+
+It changes the allocator's behaviour for the whole process (its thresholds
+stay raised), so it can be switched off: set the environment variable
+``WSPROTO_NO_MALLOC_PRIMING`` to a non-empty value before the first
+connection is made (docs/layer.rst, "Effects on the process").
 """
 
 from __future__ import annotations
 
 import functools
+import os
 
 __all__ = ["prime_allocator"]
 
@@ -26,6 +32,8 @@ PRIME_SIZE = 1 << 20
 
 @functools.cache
 def prime_allocator() -> None:
-    """Allocate and free one ``PRIME_SIZE`` block, the first time only."""
+    """Allocate and free one ``PRIME_SIZE`` block, the first time only (unless switched off)."""
+    if os.environ.get("WSPROTO_NO_MALLOC_PRIMING"):
+        return
     block = bytearray(PRIME_SIZE)  # over the initial threshold: a mapping of its own
     del block  # freed: glibc raises its thresholds to its size

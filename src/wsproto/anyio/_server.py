@@ -19,13 +19,15 @@ from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError
 
 from ._compat import (
+    KnowsTLS,
+    TaskSpawner,
     TrioListenerLike,
     TrioStreamLike,
     as_byte_stream,
     as_listener,
     single_exception,
 )
-from ._connection import TaskSpawner, WebSocketConnection
+from ._connection import WebSocketConnection
 from ._errors import ConnectionClosed, Endpoint
 from ._limits import (
     CONN_TIMEOUT,
@@ -38,7 +40,7 @@ from ._limits import (
     PING_TIMEOUT,
 )
 from ._settings import Compression, DeflateOptions, Settings
-from ._transport import AsyncioTCPListener, RawSocketListener, on_asyncio
+from ._transport import AsyncioTCPListener, RawSocketListener, Restarter, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
 
@@ -215,6 +217,7 @@ class WebSocketServer:
         self._connections: set[WebSocketConnection] = set()
         # Where handlers, and their connections' tasks, run.
         self._task_group: TaskSpawner | None = None
+        self._restarter: Restarter | None = None
 
     @property
     def port(self) -> int:
@@ -233,7 +236,9 @@ class WebSocketServer:
         """Where the server listens, an :class:`Endpoint` per TCP listener, a path per Unix one."""
         found: list[Endpoint | str] = []
         for listener in self._listeners:
-            is_ssl = isinstance(listener, TLSListener) or getattr(listener, "tls", False)
+            is_ssl = isinstance(listener, TLSListener) or (
+                isinstance(listener, KnowsTLS) and listener.tls
+            )
             inner = listener.listener if isinstance(listener, TLSListener) else listener
             address = inner.extra(SocketAttribute.local_address, None)
             if isinstance(address, tuple):
@@ -256,16 +261,19 @@ class WebSocketServer:
 
         With ``await task_group.start(server.run)`` it returns once listening.
         """
+        # Parked connections (asyncio) have their readers started again by
+        # this task; it outlives every handler and reader of the server's group.
+        restarter = Restarter() if on_asyncio() and self._handler_nursery is None else None
+        self._restarter = restarter
+        restarter_scope = anyio.CancelScope(shield=True)
         try:
-            async with anyio.create_task_group() as group:
-                spawner: Any = self._handler_nursery or group
-                self._task_group = spawner
-                if self._settings.ping_interval is not None:
-                    group.start_soon(self._keepalive, self._settings.ping_interval)
-                for listener in self._listeners:
-                    group.start_soon(self._serve_listener, listener, spawner)
-                task_status.started(self)
-                await anyio.sleep_forever()
+            async with anyio.create_task_group() as outer:
+                if restarter is not None:
+                    outer.start_soon(_run_in, restarter_scope, restarter.run)
+                try:
+                    await self._serve(task_status)
+                finally:
+                    restarter_scope.cancel()
         except BaseExceptionGroup as group_error:
             # A listener that failed for good: its error, not a group.
             exc = single_exception(group_error)
@@ -310,6 +318,18 @@ class WebSocketServer:
             await anyio.sleep(delay)
             delay = min(delay * 2, ACCEPT_RETRY_MAX_DELAY)
 
+    async def _serve(self, task_status: TaskStatus[WebSocketServer]) -> NoReturn:
+        async with anyio.create_task_group() as group:
+            spawner: Any = self._handler_nursery or group
+            self._task_group = spawner
+            if self._settings.ping_interval is not None:
+                group.start_soon(self._keepalive, self._settings.ping_interval)
+            for listener in self._listeners:
+                group.start_soon(self._serve_listener, listener, spawner)
+            task_status.started(self)
+            await anyio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def _keepalive(self, interval: float) -> None:
         """Ping every open connection each ``interval``, from one task for them all.
 
@@ -343,7 +363,7 @@ class WebSocketServer:
         # cancellation: cancelled, the handler closes with 1001, and the
         # reader must live on to see the client's answer (or the disconnect
         # timeout) instead of dropping TCP under the close frame.
-        connection._start(self._task_group, shielded=True)
+        connection._start(self._task_group, shielded=True, restarter=self._restarter)
         try:
             await self._run_handler(connection)
         finally:
@@ -375,7 +395,7 @@ class WebSocketServer:
             pass  # the peer went away: nothing to report
         except Exception:
             logger.exception("WebSocket handler for %s raised", event.target)
-            if connection._decided.is_set():
+            if connection._handshake_decided():
                 await connection._close(1011, "internal error")
             else:
                 await connection._reject(500, None, b"internal server error\n")
@@ -383,6 +403,11 @@ class WebSocketServer:
         finally:
             self._connections.discard(connection)
         await connection._close(1000, None)
+
+
+async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await task()
 
 
 async def serve_websocket(

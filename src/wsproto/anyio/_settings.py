@@ -13,6 +13,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.typing import Headers
 
+from ._compat import KnowsTLS
 from ._connection import WebSocketConnection
 from ._errors import Endpoint
 from ._limits import (
@@ -39,8 +40,8 @@ def make_extensions(compression: Compression, options: DeflateOptions | None) ->
 
 def endpoints(stream: ByteStream) -> tuple[Endpoint | str | None, Endpoint | str | None]:
     """The local and remote ends of a socket stream, if it is one."""
-    is_ssl = stream.extra(TLSAttribute.ssl_object, None) is not None or getattr(
-        stream, "tls", False
+    is_ssl = stream.extra(TLSAttribute.ssl_object, None) is not None or (
+        isinstance(stream, KnowsTLS) and stream.tls
     )
 
     def endpoint(address: object) -> Endpoint | str | None:

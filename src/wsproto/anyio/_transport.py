@@ -27,7 +27,7 @@ import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup
 from anyio.streams.tls import TLSAttribute
 
-__all__ = ["AsyncioStream", "AsyncioTCPListener", "connect", "on_asyncio"]
+__all__ = ["AsyncioStream", "AsyncioTCPListener", "Restarter", "connect", "on_asyncio"]
 
 #: Received bytes buffered before the transport stops reading. 256 KiB keeps a
 #: few socket reads in hand without letting a fast peer fill memory.
@@ -37,10 +37,23 @@ READ_LOW_WATER = 64 * 1024
 
 
 def on_asyncio() -> bool:
-    """Whether the running event loop is asyncio's."""
+    """Whether the calling task runs on asyncio; call it from a task only.
+
+    Asks which library runs the current task (sniffio, as anyio does), not
+    whether an asyncio loop runs in the thread: trio in guest mode runs on an
+    asyncio loop, and its tasks must not be given asyncio futures to await.
+    """
     try:
-        return asyncio.get_running_loop() is not None
-    except RuntimeError:
+        import sniffio  # installed with trio; without it, only asyncio can be running
+    except ImportError:  # pragma: no cover (trio, hence sniffio, is installed in the tests)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+    try:
+        return sniffio.current_async_library() == "asyncio"
+    except sniffio.AsyncLibraryNotFoundError:
         return False
 
 
@@ -187,13 +200,53 @@ class FutureWaiter:
         await self._future
 
 
-class AsyncioStream(ByteStream):
-    """An anyio byte stream over an asyncio transport (TCP, optionally TLS)."""
+class Restarter:
+    """Starts the readers of parked connections again, from a task of its own.
 
-    # A send either hands all its bytes to the transport or none, so a send
-    # cancelled while waiting for the transport to drain leaves the connection
-    # intact (the layer checks this).
-    atomic_send = True
+    A parked connection (see :meth:`AsyncioStream.park`) learns that it needs
+    a reader in the transport's data callback, which runs outside any task:
+    there anyio cannot tell which library runs, so nothing that starts a task
+    or makes a cancel scope may be called. The callback only queues the
+    connection's restart here and wakes :meth:`run`, which runs as a task of
+    the server's and does the starting.
+    """
+
+    __slots__ = ("_due", "_waiter")
+
+    def __init__(self) -> None:
+        self._due: list[Callable[[], object]] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def request(self, start: Callable[[], object]) -> None:
+        """Have ``start()`` called from :meth:`run`'s task soon; safe in a callback."""
+        self._due.append(start)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def run(self) -> None:
+        """Call each requested ``start()``, in order, until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            while self._due:
+                due, self._due = self._due, []
+                for start in due:
+                    start()
+            waiter = self._waiter = loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+
+
+class AsyncioStream(ByteStream):
+    """An anyio byte stream over an asyncio transport (TCP, optionally TLS).
+
+    It implements ``_fastpath.FastStream``: the layer drives it from its data
+    callback. A send hands all its bytes to the transport or none, so a send
+    cancelled while waiting for the transport to drain leaves the connection
+    intact.
+    """
 
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
@@ -297,7 +350,9 @@ class AsyncioStream(ByteStream):
         protocol.pushed_back = False
         return True
 
-    new_waiter = FutureWaiter
+    def new_waiter(self) -> FutureWaiter:
+        """A one-shot wake-up on a bare future, which the data callback may set."""
+        return FutureWaiter()
 
     def call_on_data(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` once, right after waking the reader, when data (or the end) arrives.
@@ -324,7 +379,7 @@ class AsyncioStream(ByteStream):
         if protocol.error is not None:
             raise anyio.BrokenResourceError from protocol.error
 
-    async def send_parts(self, items: tuple[bytes, ...]) -> None:
+    async def send_parts(self, items: list[bytes]) -> None:
         """Send ``items`` in order without joining them; all or none, like :meth:`send`."""
         for item in items:
             if item:

@@ -226,7 +226,7 @@ class _ServerSide:
         except Exception as exc:
             self.error = exc
             with anyio.CancelScope(shield=True):
-                if connection._decided.is_set():
+                if connection._handshake_decided():
                     await connection.aclose(1011, "internal error")
                 else:
                     await request.reject(500, body=b"internal server error\n")
@@ -361,4 +361,5 @@ async def open_websocket_pair(
         if isinstance(failure, Exception):
             failure.add_note(f"(the server handler raised {handler_error!r} as well)")
     if failure is not None:
-        raise failure from failure.__cause__
+        # Raised outside any except clause: its own context and cause stay.
+        raise failure
