@@ -242,20 +242,26 @@ class TestClientRequest:
             WSConnection(CLIENT).send(Request(host="bücher..example", target="/"))
 
     @pytest.mark.parametrize(
-        "request_event",
+        ("request_event", "raised_by_1x"),
         [
-            Request(host="bücher..example", target="/"),
-            Request(host="h", target="/é"),
-            Request(host="h", target="/", subprotocols=["é"]),
+            (Request(host="bücher..example", target="/"), UnicodeError),
+            (Request(host="h", target="/é"), UnicodeEncodeError),
+            (Request(host="h", target="/", subprotocols=["é"]), UnicodeEncodeError),
         ],
     )
     def test_names_1x_could_not_encode_are_also_unicode_errors(
-        self, request_event: Request
+        self, request_event: Request, raised_by_1x: type[Exception]
     ) -> None:
-        """wsproto 1.x raised UnicodeError (a ValueError) for these; ours is both."""
+        """wsproto 1.x raised a UnicodeEncodeError (the IDNA codec: a UnicodeError) here.
+
+        Ours is also a UnicodeEncodeError, so ``except`` clauses written for
+        1.x still catch it, and its message is ours.
+        """
         with pytest.raises(LocalProtocolError) as info:
             WSConnection(CLIENT).send(request_event)
-        assert isinstance(info.value, UnicodeError)
+        assert isinstance(info.value, raised_by_1x)
+        assert isinstance(info.value, UnicodeEncodeError)
+        assert str(info.value).startswith(("invalid host", "the request target", "subprotocol"))
 
     @pytest.mark.parametrize(
         "request_event",
@@ -382,8 +388,21 @@ class TestClientReadsResponse:
         with pytest.raises(LocalProtocolError, match="handshake failed; close the transport"):
             client.send(TextMessage("too early"))
         assert list(client.events()) == []
-        client.receive_data(b"more")  # ignored once failed
+        client.receive_data(b"more")  # ignored once failed, as in wsproto 1.x
+        client.receive_data(None)
         assert list(client.events()) == []
+
+    def test_malformed_response_raises_again(self) -> None:
+        """As in wsproto 1.x (h11 stays failed): every later receive_data raises again."""
+        client, _, _ = start_client()
+        with pytest.raises(RemoteProtocolError, match="malformed") as first:
+            client.receive_data(b"NOTHTTP\r\n\r\n")
+        for more in (b"more", None):
+            with pytest.raises(RemoteProtocolError, match="malformed") as again:
+                client.receive_data(more)
+            assert str(again.value) == str(first.value)
+            assert again.value.event_hint is None
+        assert client.state is ConnectionState.CONNECTING
 
     def test_duplicate_accept_header_fails(self) -> None:
         client, _, key = start_client()
@@ -714,11 +733,51 @@ class TestServerReadsRequest:
             server.receive_data(b"X-Pad: " + b"p" * 91 + b"\r\n")
         self.assert_hint_can_be_sent(server, info.value, 431)
 
-    def test_data_after_failure_is_ignored(self) -> None:
+    def test_data_after_invalid_request_is_ignored(self) -> None:
         server = WSConnection(SERVER)
         with pytest.raises(RemoteProtocolError):
             server.receive_data(raw_request(method=b"PUT"))
         assert drain(server, raw_request()) == []
+        assert drain(server, None) == []
+
+    def test_data_after_malformed_request_raises_the_same_error(self) -> None:
+        """As in wsproto 1.x (h11 stays failed): every later receive_data raises it again."""
+        server = WSConnection(SERVER)
+        with pytest.raises(RemoteProtocolError) as first:
+            server.receive_data(b"garbage\r\n\r\n")
+        for more in (raw_request(), None):
+            with pytest.raises(RemoteProtocolError) as again:
+                server.receive_data(more)
+            assert str(again.value) == str(first.value)
+            assert again.value.event_hint == first.value.event_hint == RejectConnection(400)
+        # Also once the hint is sent; and bytes after the end are a misuse.
+        assert first.value.event_hint is not None
+        server.send(first.value.event_hint)
+        assert server.state is ConnectionState.CLOSED
+        with pytest.raises(LocalProtocolError, match="after receive_data") as late:
+            server.receive_data(b"more")
+        assert isinstance(late.value, RuntimeError)
+
+    def test_data_after_end_of_a_rejected_request_is_a_misuse(self) -> None:
+        server = WSConnection(SERVER)
+        drain(server, raw_request())
+        server.send(RejectConnection())
+        assert drain(server, b"more") == []  # ignored, as in wsproto 1.x
+        assert drain(server, None) == []
+        with pytest.raises(LocalProtocolError, match="after receive_data") as info:
+            server.receive_data(b"more")
+        assert isinstance(info.value, RuntimeError)
+
+    def test_refused_rejection_leaves_the_state(self) -> None:
+        """A send that raises changes nothing (wsproto 1.x stays CONNECTING too)."""
+        server = WSConnection(SERVER)
+        drain(server, raw_request())
+        refused = RejectConnection(
+            status_code=426, headers=[(b"content-length", b"4")], has_body=False
+        )
+        with pytest.raises(LocalProtocolError):
+            server.send(refused)
+        assert server.state is ConnectionState.CONNECTING
 
     def test_accept_after_failure_is_refused(self) -> None:
         server = WSConnection(SERVER)
@@ -900,7 +959,12 @@ class TestEndOfFile:
         server = WSConnection(SERVER)
         assert drain(server, eof) == []
         assert server.state is ConnectionState.CONNECTING
-        assert drain(server, raw_request()) == []  # nothing is read after the end
+        assert drain(server, eof) == []  # a second end is harmless
+        # Bytes after the end: a misuse, the RuntimeError wsproto 1.x (h11) raised.
+        with pytest.raises(LocalProtocolError, match=r"after receive_data\(None\)") as info:
+            server.receive_data(raw_request())
+        assert isinstance(info.value, RuntimeError)
+        assert server.state is ConnectionState.CONNECTING
         with pytest.raises(LocalProtocolError):
             server.send(AcceptConnection())
 
@@ -932,7 +996,11 @@ class TestEndOfFile:
             client.receive_data(eof)
         assert info.value.event_hint is None
         assert client.state is ConnectionState.CONNECTING
-        client.receive_data(None)  # a second EOF is harmless
+        with pytest.raises(RemoteProtocolError, match="closed"):  # again, as in 1.x
+            client.receive_data(None)
+        with pytest.raises(LocalProtocolError, match="after receive_data") as late:
+            client.receive_data(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+        assert isinstance(late.value, RuntimeError)
 
 
 class TestConnectionProperty:

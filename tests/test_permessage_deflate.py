@@ -391,9 +391,27 @@ class TestServerAcceptsOffers:
 class TestClientOffer:
     """§7.1: what the client offers."""
 
-    def test_default_offer_signals_window_support(self) -> None:
-        """§7.1.2.2: client_max_window_bits without value: "you may limit me"."""
-        assert PerMessageDeflate().offer() == "client_max_window_bits"
+    def test_default_offer_is_wsproto_1x_offer(self) -> None:
+        """§7.1.2.2: client_max_window_bits tells the server it may limit us.
+
+        Worded as wsproto 1.x words it, so servers see the same header.
+        """
+        assert PerMessageDeflate().offer() == "client_max_window_bits=15; server_max_window_bits=15"
+
+    def test_bare_answer_to_the_default_offer_opens(self) -> None:
+        """server_max_window_bits=15 limits nothing: an answer may leave it out."""
+        ext = PerMessageDeflate()
+        ext.offer()
+        ext.finalize("permessage-deflate")
+        assert ext.server_max_window_bits == 15
+        assert ext.client_max_window_bits == 15
+
+    def test_answer_must_echo_a_real_window_limit(self) -> None:
+        """§7.1.2.1: a limit below 15 is accepted only by echoing it."""
+        ext = PerMessageDeflate(server_max_window_bits=10)
+        ext.offer()
+        with pytest.raises(RemoteProtocolError, match="server_max_window_bits"):
+            ext.finalize("permessage-deflate")
 
     def test_configured_offer(self) -> None:
         ext = PerMessageDeflate(
@@ -403,14 +421,14 @@ class TestClientOffer:
             server_max_window_bits=12,
         )
         assert ext.offer() == (
-            "client_no_context_takeover; server_no_context_takeover; "
-            "client_max_window_bits=10; server_max_window_bits=12"
+            "client_max_window_bits=10; server_max_window_bits=12; "
+            "client_no_context_takeover; server_no_context_takeover"
         )
 
     def test_own_offer_is_acceptable_to_our_server(self) -> None:
         ext = PerMessageDeflate(client_no_context_takeover=True, server_max_window_bits=9)
         assert PerMessageDeflate().accept(ext.offer()) == (
-            "client_no_context_takeover; server_max_window_bits=9"
+            "client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=15"
         )
 
 

@@ -173,22 +173,23 @@ def _check_known(params: dict[str, str | None]) -> None:
 
 
 def build_offer(settings: Settings) -> str:
-    """The client's offer (RFC 7692 §7.1), parameters only.
+    """The client's offer (RFC 7692 §7.1), parameters only, as wsproto 1.x words it.
 
-    ``client_max_window_bits`` is always present: without a value it tells the
-    server that we honour a window limit in its response (§7.1.2.2).
+    Both window sizes are always present, 15 unless configured:
+    ``client_max_window_bits`` tells the server that we honour a window limit
+    in its response (§7.1.2.2); ``server_max_window_bits=15`` limits nothing,
+    so a response may leave it out (see :func:`agree_as_client`).
     """
-    parts = []
+    client_bits = settings.client_max_window_bits or DEFAULT_WINDOW_BITS
+    server_bits = settings.server_max_window_bits or DEFAULT_WINDOW_BITS
+    parts = [
+        f"{_CLIENT_MAX_WINDOW_BITS}={client_bits}",
+        f"{_SERVER_MAX_WINDOW_BITS}={server_bits}",
+    ]
     if settings.client_no_context_takeover:
         parts.append(_CLIENT_NO_CONTEXT_TAKEOVER)
     if settings.server_no_context_takeover:
         parts.append(_SERVER_NO_CONTEXT_TAKEOVER)
-    if settings.client_max_window_bits is None:
-        parts.append(_CLIENT_MAX_WINDOW_BITS)
-    else:
-        parts.append(f"{_CLIENT_MAX_WINDOW_BITS}={settings.client_max_window_bits}")
-    if settings.server_max_window_bits is not None:
-        parts.append(f"{_SERVER_MAX_WINDOW_BITS}={settings.server_max_window_bits}")
     return "; ".join(parts)
 
 
@@ -286,13 +287,14 @@ def agree_as_client(response: dict[str, str | None], settings: Settings) -> Agre
             raise NegotiationError(
                 f"{_SERVER_MAX_WINDOW_BITS}={server_bits} exceeds the {offered} we offered"
             )
-    elif settings.server_max_window_bits is not None:
-        # §7.1.2.1: the server accepts a window limit only by echoing it.
+    elif settings.server_max_window_bits not in (None, DEFAULT_WINDOW_BITS):
+        # §7.1.2.1: the server accepts a window limit only by echoing it (15,
+        # which every offer carries, limits nothing: leaving it out is fine).
         raise NegotiationError(f"response lacks the {_SERVER_MAX_WINDOW_BITS} we offered")
     else:
         server_bits = DEFAULT_WINDOW_BITS
 
-    # We always offer client_max_window_bits, so the server may set it; in a
+    # We always offer client_max_window_bits, so the server may lower it; in a
     # response it must carry a value (§7.1.2.2). Our own limit still applies.
     client_bits = settings.client_max_window_bits or DEFAULT_WINDOW_BITS
     if _CLIENT_MAX_WINDOW_BITS in response:

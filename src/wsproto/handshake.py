@@ -30,6 +30,7 @@ from .typing import Headers
 from .utilities import (
     LocalProtocolError,
     RemoteProtocolError,
+    _LocalRuntimeError,
     _LocalUnicodeError,
     generate_accept_token,
     generate_nonce,
@@ -115,8 +116,13 @@ class H11Handshake:
         # Server: the request being answered; whether the peer already failed
         # the handshake or closed its side.
         self._request: ClientRequest | None = None
-        self._failed = False
+        self._failure: RemoteProtocolError | None = None
+        self._repeat_failure = False  # h11 failed: every later receive_data raises it again
         self._eof = False
+
+    @property
+    def _failed(self) -> bool:
+        return self._failure is not None
 
     @property
     def _h11(self) -> h11.Connection:
@@ -251,24 +257,40 @@ class H11Handshake:
 
         Raises:
             RemoteProtocolError: if the peer broke the handshake, or (client)
-                closed before answering it. The state stays ``CONNECTING``
-                and later data is ignored; close the transport. On a server,
-                ``event_hint`` is a :class:`~wsproto.events.RejectConnection`
-                to send first; a client has nothing to send (RFC 6455 §4.1:
-                it fails the connection), so its ``event_hint`` is ``None``.
-            LocalProtocolError: if the handshake is complete; feed
-                :attr:`connection` instead.
+                closed before answering it. The state stays ``CONNECTING``;
+                close the transport. As in wsproto 1.x, malformed HTTP (or an
+                end in its middle) raises again on every later call, while
+                after an invalid but well-formed request or response later
+                data is ignored. On a server, ``event_hint`` is a
+                :class:`~wsproto.events.RejectConnection` to send first; a
+                client has nothing to send (RFC 6455 §4.1: it fails the
+                connection), so its ``event_hint`` is ``None``.
+            LocalProtocolError: if the handshake is complete (feed
+                :attr:`connection` instead), or if ``data`` follows a
+                ``receive_data(None)``; the latter is also the
+                ``RuntimeError`` wsproto 1.x raised there.
         """
         if self._state is ConnectionState.OPEN:
             raise LocalProtocolError(
                 "the handshake is complete; pass received data to .connection.receive_data()"
             )
-        if self._state is ConnectionState.CLOSED or self._failed or self._eof:
+        if data and self._eof:
+            raise _LocalRuntimeError(
+                "receive_data() got data after receive_data(None) said the transport "
+                "had closed; close the connection"
+            )
+        ended = self._eof
+        if not data:  # None, or b"" as wsproto 1.x and h11 take it
+            self._eof = True
+        failure = self._failure
+        if failure is not None and self._repeat_failure:
+            # As wsproto 1.x, whose h11 stays in its ERROR state: the same error again.
+            raise type(failure)(str(failure), event_hint=failure.event_hint)
+        if self._state is ConnectionState.CLOSED or failure is not None or ended:
             return  # The handshake is over (or broken): nothing more to read.
         if not self.client and self._state is ConnectionState.REJECTING:
             return  # Whatever the client says, we are rejecting it.
-        if not data:  # None, or b"" as wsproto 1.x and h11 take it
-            self._eof = True
+        if not data:
             self._h11.receive_data(b"")  # h11's spelling of end of file
         else:
             self._h11.receive_data(data)
@@ -281,6 +303,7 @@ class H11Handshake:
                 message = "the client closed the connection in the middle of its request"
             else:
                 message = f"malformed HTTP {'response' if self.client else 'request'}: {exc}"
+            self._repeat_failure = True
             raise self._fail(self._error(message, exc.error_status_hint)) from None
         except RemoteProtocolError as exc:
             raise self._fail(exc) from None
@@ -318,7 +341,7 @@ class H11Handshake:
         The state stays CONNECTING, as in wsproto 1.x: a server can still send
         the event_hint, and programs that look at the state see what they did.
         """
-        self._failed = True
+        self._failure = error
         return error
 
     def _read(self) -> None:
@@ -401,18 +424,21 @@ class H11Handshake:
             try:
                 host = event.host.encode("idna")
             except UnicodeError:
-                raise _LocalUnicodeError(f"invalid host name {event.host!r}") from None
+                raise _LocalUnicodeError(f"invalid host name {event.host!r}", event.host) from None
         try:
             target = event.target.encode("ascii")
         except UnicodeEncodeError:
             raise _LocalUnicodeError(
-                f"the request target {event.target!r} must be ASCII; percent-encode it"
+                f"the request target {event.target!r} must be ASCII; percent-encode it",
+                event.target,
             ) from None
         for subprotocol in event.subprotocols:
             if not is_token(subprotocol):
                 # 1.x failed to encode a non-ASCII one: a UnicodeError there.
-                error = LocalProtocolError if subprotocol.isascii() else _LocalUnicodeError
-                raise error(f"subprotocol {subprotocol!r} is not an HTTP token")
+                message = f"subprotocol {subprotocol!r} is not an HTTP token"
+                if subprotocol.isascii():
+                    raise LocalProtocolError(message)
+                raise _LocalUnicodeError(message, subprotocol)
         key = generate_nonce()
         headers: Headers = [
             (b"Host", host),
@@ -508,10 +534,11 @@ class H11Handshake:
             status_code=event.status_code, headers=headers, reason=_reason(event.status_code)
         )
         data = self._h11.send(response) or b""
-        self._state = ConnectionState.REJECTING
         if not event.has_body:
+            # h11 refuses this when the headers announce a body: the state then
+            # stays as it was, as in wsproto 1.x (a send that raises changes nothing).
             data += self._h11.send(h11.EndOfMessage()) or b""
-            self._state = ConnectionState.CLOSED
+        self._state = ConnectionState.REJECTING if event.has_body else ConnectionState.CLOSED
         return data
 
     def _send_reject_data(self, event: RejectData) -> bytes:

@@ -46,8 +46,23 @@ class _LocalTypeError(LocalProtocolError, TypeError):
     """Misuse that wsproto 1.x reported as a ``TypeError`` (text and binary in one message)."""
 
 
-class _LocalUnicodeError(LocalProtocolError, UnicodeError):
-    """A name wsproto 1.x failed to encode with a ``UnicodeError`` (a non-ASCII target)."""
+class _LocalUnicodeError(LocalProtocolError, UnicodeEncodeError):
+    """A name wsproto 1.x failed to encode, with a ``UnicodeEncodeError`` (a non-ASCII target).
+
+    Also that exact type, so that ``except UnicodeEncodeError`` still catches it.
+    """
+
+    def __init__(self, message: str, text: str) -> None:
+        start = next((i for i, char in enumerate(text) if not char.isascii()), 0)
+        UnicodeEncodeError.__init__(self, "ascii", text, start, start + 1, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _LocalRuntimeError(LocalProtocolError, RuntimeError):
+    """Data fed after the end of the transport: wsproto 1.x let h11's ``RuntimeError`` out."""
 
 
 class RemoteProtocolError(ProtocolError):
