@@ -26,6 +26,11 @@ TIERS: list[set[str]] = [
     {"_client", "_server"},
     {"testing"},
     {"__init__"},
+    # Tools built on the public names only (``from . import ...``): the
+    # blocking API (wsproto.sync) and the command line (python -m wsproto).
+    {"_blocking", "_cli_io"},
+    {"_blocking_client", "_blocking_server", "_cli_client", "_cli_server"},
+    {"_cli"},
 ]
 #: The only modules that may import an event loop library directly.
 MAY_IMPORT_ASYNCIO = {"_transport"}
@@ -60,7 +65,10 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
                 base = "wsproto.anyio" if node.level == 1 else "wsproto"
                 module = f"{base}.{node.module}" if node.module else base
                 if not node.module:
-                    found.extend((f"{base}.{name}", []) for name in names)
+                    # ``from . import x``: the module x, or a name of the package's __init__.
+                    for name in names:
+                        is_module = node.level > 1 or (LAYER / f"{name}.py").exists()
+                        found.append((f"{base}.{name}" if is_module else f"{base}.__init__", []))
                     continue
             else:
                 module = node.module or ""
