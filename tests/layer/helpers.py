@@ -145,8 +145,17 @@ class RawPeer:
                 self.eof = True
             else:
                 self.bytes_received += len(data)
+            closed_before = self.received_close is not None or any(
+                isinstance(event, CloseConnection) for event in self._events
+            )
             self.ws.receive_data(data)
-            self._events.extend(self.ws.events())
+            for event in self.ws.events():
+                # The core reports every end of the transport as a 1006 (as
+                # wsproto 1.x does), even after the closing handshake: here
+                # only the first close counts.
+                if data is None and closed_before and isinstance(event, CloseConnection):
+                    continue
+                self._events.append(event)
         event = self._events.popleft()
         if isinstance(event, CloseConnection):
             self.received_close = event
