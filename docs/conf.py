@@ -41,7 +41,7 @@ nitpick_ignore_regex = [
     # layer's private type aliases, which are explained where they are used.
     (r"py:(class|obj|exc)", r"(ssl|contextlib|anyio)\..*"),
     (r"py:(class|obj)", r"(TaskSpawner|Compression|DeflateOptions|Handler|TypeAliasForwardRef)"),
-    (r"py:(class|obj)", r"wsproto\.anyio\._compat\.Trio(Stream|Listener)Like"),
+    (r"py:(class|obj)", r"wsproto\.anyio\._compat\.(Trio(Stream|Listener)Like|TaskSpawner)"),
 ]
 
 autodoc_member_order = "bysource"

@@ -236,6 +236,27 @@ async def pings_are_answered(t: Transport) -> None:
         await done.wait()
 
 
+@scenario()
+async def a_message_over_the_limit_closes_with_1009(t: Transport) -> None:
+    """A message over the client's max_message_size fails the connection with 1009, both ends."""
+    seen: list[tuple[int | None, str | None]] = []
+    done = anyio.Event()
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message("small")
+        await ws.send_message("x" * 2000)
+        seen.append(await _closed_reason(ws))
+        done.set()
+
+    async with t.server(handler) as connect, connect(max_message_size=1000) as ws:
+        assert await ws.get_message() == "small"
+        code, _ = await _closed_reason(ws)
+        assert code == 1009
+        await done.wait()
+    assert [code for code, _ in seen] == [1009]
+
+
 # The matrix
 
 

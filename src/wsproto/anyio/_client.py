@@ -30,6 +30,7 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
+from ._rawsocket import RawSocketStream
 from ._settings import Compression, DeflateOptions, Settings
 from ._transport import on_asyncio
 
@@ -340,7 +341,7 @@ async def _connect(
     if on_asyncio():
         stream = await _transport.connect(host, port, context)
     elif context is None:
-        stream = _transport.RawSocketStream(await anyio.connect_tcp(host, port))
+        stream = RawSocketStream(await anyio.connect_tcp(host, port))
     else:
         # Not "standard compatible": many servers drop TCP without a TLS
         # close_notify once the WebSocket is closed; that is not an error here.

@@ -39,8 +39,9 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
+from ._rawsocket import RawSocketListener
 from ._settings import Compression, DeflateOptions, Settings
-from ._transport import AsyncioTCPListener, RawSocketListener, Restarter, on_asyncio
+from ._transport import AsyncioTCPListener, Restarter, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
 
