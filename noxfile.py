@@ -9,7 +9,7 @@ the suite's tools (``$AUTOBAHN_TOOLS``, by default the shared tools beside the
 checkout). ``python3 -m nox -s bench`` runs the benchmarks against pinned peers
 (not part of CI) and ``bench_report`` renders docs/performance.md from them.
 ``python3 -m nox -s load`` runs the load, soak and flood runs of docs/security.md
-(about 25 minutes, loopback only, not part of CI; ``-- --soak-seconds N``).
+(about 20 minutes, loopback only, not part of CI; ``-- --soak-seconds N``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def bench_report(session: nox.Session) -> None:
 
 @nox.session
 def load(session: nox.Session) -> None:
-    """Load the anyio server: 1,000 connections, a churning soak, floods (about 25 minutes).
+    """Load the anyio server: 1,000 connections, a churning soak, floods (about 20 minutes).
 
     On each backend, with the server in a process of its own: ``--soak-seconds``
     (300) of churn, the soak curve drawn to docs/_static/soak.png, results in
