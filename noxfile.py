@@ -17,7 +17,7 @@ docs/compatibility.md.
 atheris, each target (all by default) for N seconds (fuzz/run.py; figures in
 fuzz/RESULTS.md); it is skipped when atheris cannot install.
 ``python3 -m nox -s load`` runs the load, soak and flood runs of docs/security.md
-(about 25 minutes, loopback only, not part of CI; ``-- --soak-seconds N``).
+(about 20 minutes, loopback only, not part of CI; ``-- --soak-seconds N``).
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def compat(session: nox.Session) -> None:
 
 @nox.session
 def load(session: nox.Session) -> None:
-    """Load the anyio server: 1,000 connections, a churning soak, floods (about 25 minutes).
+    """Load the anyio server: 1,000 connections, a churning soak, floods (about 20 minutes).
 
     On each backend, with the server in a process of its own: ``--soak-seconds``
     (300) of churn, the soak curve drawn to docs/_static/soak.png, results in

@@ -195,14 +195,6 @@ def soak(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             break
         time.sleep(args.sample_seconds)
     final = server.stop()
-    # Flat: over the last two fifths of the churn, RSS and Python's allocated
-    # blocks each grow by less than 5 %; after the drain, no connection is
-    # open and the descriptors are back to their count before the run.
-    churn = [s for s in samples if s["phase"] == "churn"]
-    start_of_end = churn[len(churn) * 3 // 5]
-    end = churn[-1]
-    rss_growth = end["rss"] / start_of_end["rss"] - 1
-    blocks_growth = end["blocks"] / start_of_end["blocks"] - 1
     counts: dict[str, int] = {}
     for r in results:
         for key, value in r["counts"].items():
@@ -220,21 +212,44 @@ def soak(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "server_close_codes": final["codes"],
         "server_handler_errors": final["errors"],
         "baseline_fds": baseline["fds"],
-        "final_fds": samples[-1]["fds"],
-        "final_open": samples[-1]["open"],
-        "rss_at_three_fifths": start_of_end["rss"],
-        "rss_at_end": end["rss"],
+        **flatness(samples, baseline["fds"]),
+        "samples": samples,
+    }
+
+
+def flatness(samples: list[dict[str, Any]], baseline_fds: int) -> dict[str, Any]:
+    """Whether a soak's samples are flat at the end, and the figures that say so.
+
+    Flat: over the last two fifths of the churn, RSS grows by less than 5 %
+    (it only rises to the allocator's high-water mark, so its last value is
+    its peak); Python's allocated blocks, which saw-tooth with the garbage
+    collector, peak less than 5 % above their peak over the second and third
+    fifths; after the drain no connection is open and the descriptors are
+    back to their count before the run.
+    """
+    churn = [s for s in samples if s["phase"] == "churn"]
+    fifth = len(churn) // 5
+    middle, last = churn[fifth : 3 * fifth], churn[3 * fifth :]
+    rss_growth = last[-1]["rss"] / last[0]["rss"] - 1
+    blocks_middle = max(s["blocks"] for s in middle)
+    blocks_last = max(s["blocks"] for s in last)
+    blocks_growth = blocks_last / blocks_middle - 1
+    final = samples[-1]
+    return {
+        "final_fds": final["fds"],
+        "final_open": final["open"],
+        "rss_at_three_fifths": last[0]["rss"],
+        "rss_at_end": last[-1]["rss"],
         "rss_growth_last_two_fifths": rss_growth,
-        "blocks_at_three_fifths": start_of_end["blocks"],
-        "blocks_at_end": end["blocks"],
-        "blocks_growth_last_two_fifths": blocks_growth,
-        "blocks_after_drain": samples[-1]["blocks"],
+        "blocks_peak_middle": blocks_middle,
+        "blocks_peak_last": blocks_last,
+        "blocks_peak_growth": blocks_growth,
+        "blocks_after_drain": final["blocks"],
         "max_rss": max(s["rss"] for s in samples),
         "flat": rss_growth < 0.05
         and blocks_growth < 0.05
-        and samples[-1]["open"] == 0
-        and samples[-1]["fds"] <= baseline["fds"],
-        "samples": samples,
+        and final["open"] == 0
+        and final["fds"] <= baseline_fds,
     }
 
 
@@ -325,8 +340,8 @@ def summary(results: dict[str, Any]) -> str:
                 f"client errors {s['client_errors']} {s['client_error_examples'][:3]}, "
                 f"RSS {s['rss_at_three_fifths'] / MIB:.1f} -> {s['rss_at_end'] / MIB:.1f} MiB "
                 f"over the last 2/5 ({s['rss_growth_last_two_fifths']:+.1%}, max "
-                f"{s['max_rss'] / MIB:.1f}), Python blocks {s['blocks_at_three_fifths']:,} -> "
-                f"{s['blocks_at_end']:,} ({s['blocks_growth_last_two_fifths']:+.1%}), "
+                f"{s['max_rss'] / MIB:.1f}), Python blocks peak {s['blocks_peak_middle']:,} -> "
+                f"{s['blocks_peak_last']:,} ({s['blocks_peak_growth']:+.1%}), "
                 f"{s['blocks_after_drain']:,} after the drain, "
                 f"fds {s['baseline_fds']} -> {s['final_fds']}, "
                 f"flat {s['flat']}, server codes {s['server_close_codes']}"
@@ -343,6 +358,21 @@ def summary(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def report(folder: Path, plot_path: Path | None) -> None:
+    """Recompute an earlier run's soak verdicts from its samples; rewrite its summary."""
+    results = json.loads((folder / "results.json").read_text())
+    for parts in results["backends"].values():
+        if "soak" in parts:
+            soaked = parts["soak"]
+            soaked.update(flatness(soaked["samples"], soaked["baseline_fds"]))
+    (folder / "results.json").write_text(json.dumps(results, indent=1))
+    text = summary(results)
+    (folder / "summary.md").write_text(text + "\n")
+    print(text)
+    if plot_path:
+        plot(results, plot_path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", nargs="+", default=["asyncio", "trio"])
@@ -357,7 +387,15 @@ def main() -> None:
     parser.add_argument("--flood-seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=Path("load/results"))
     parser.add_argument("--plot", type=Path, default=Path("docs/_static/soak.png"))
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="recompute the verdicts, summary and soak curve of an earlier run's folder",
+    )
     args = parser.parse_args()
+    if args.report:
+        report(args.report, args.plot)
+        return
     limit = raise_fd_limit()
     if "concurrent" in args.parts and limit < args.connections + 100:
         sys.exit(f"ulimit -n is {limit}: too low for {args.connections} connections")

@@ -199,8 +199,14 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             for seq, size in enumerate(sizes):
                 message = (f"{seq}:" * size)[:size]
                 await ws.send_message(message)
-                if await ws.get_message() != message:
+                echoed = await ws.get_message()
+                if echoed != message:
                     result["bad_messages"] += 1
+                    result["errors"].append(
+                        f"bad echo #{seq} of {len(sizes)}: sent {len(message)} chars "
+                        f"{message[:24]!r}..., got {len(echoed)} {echoed[:24]!r}... "
+                        f"{echoed[-12:]!r}"
+                    )
                 result["messages"] += 1
         if ws.closed is None or ws.closed.code != 1000:
             result["unclean_closes"] += 1
