@@ -230,8 +230,12 @@ def _incoming_close_codes(data: bytes) -> tuple[set[int], bool]:
 
 
 def _step_data(scenario: Json, diff: Difference) -> bytes:
+    """The frames a receive step carries (after the HTTP heads, when it holds the 101)."""
     step = scenario["steps"][diff.step] if diff.step >= 0 else {}
-    return bytes.fromhex(step["data"]) if step.get("op") == "recv" else b""
+    data = bytes.fromhex(step["data"]) if step.get("op") == "recv" else b""
+    while data.startswith(b"HTTP/") and b"\r\n\r\n" in data:
+        data = data.partition(b"\r\n\r\n")[2]
+    return data
 
 
 def _closes_with(events: Json, codes: set[int]) -> bool:
@@ -245,7 +249,7 @@ def _accepts_registered_codes(scenario: Json, diff: Difference) -> bool:
         return False
     codes, _ = _incoming_close_codes(_step_data(scenario, diff))
     return bool(codes & REGISTERED_LATER) and (
-        diff.aspect == "state" or _closes_with(diff.ours, REGISTERED_LATER)
+        diff.aspect == "state" or _closes_with(diff.reference, {1002})
     )
 
 
@@ -298,7 +302,12 @@ def _first_status(scenario: Json, upto: int) -> int | None:
 
 def _informational_rejects(scenario: Json, diff: Difference) -> bool:
     status = _first_status(scenario, diff.step)
-    return scenario["role"] == "client" and status is not None and 100 <= status < 200 != 101
+    return (
+        scenario["role"] == "client"
+        and status is not None
+        and 100 <= status < 200
+        and status != 101
+    )
 
 
 def _forbidden_close_code(code: Json) -> bool:
@@ -346,7 +355,8 @@ def _offered_8_bit_window(scenario: Json, diff: Difference) -> bool:
     ref = diff.reference if diff.aspect == "exception" else None
     if not (isinstance(ref, dict) and ref["type"] == "ValueError"):
         return False
-    data = _step_data(scenario, diff).decode("latin-1").lower()
+    step = scenario["steps"][diff.step]
+    data = bytes.fromhex(step["data"]).decode("latin-1").lower()
     return "server_max_window_bits=8" in data.replace(" ", "")
 
 
@@ -367,6 +377,44 @@ def _pmd_header(wire: Json) -> dict[str, str | None]:
     value = _headers(wire).get("sec-websocket-extensions", "")
     (_name, params), *_ = _extension_header(value) or [("", set())]
     return {p.partition("=")[0].strip(): p.partition("=")[2].strip() or None for p in params}
+
+
+def _client_window_from_configuration(scenario: Json, diff: Difference) -> bool:
+    """A client keeps the smaller window it was configured with (and offered)."""
+    if scenario["role"] != "client" or diff.aspect != "events" or diff.action != "recv":
+        return False
+    requests = [
+        step["event"]
+        for step in scenario["steps"]
+        if step["op"] == "send" and step["event"]["type"] == "Request"
+    ]
+    configured = [
+        e for e in requests[0].get("extensions", []) if e.get("extension") == "permessage-deflate"
+    ]
+    if len(configured) != 1 or not isinstance(diff.reference, list) or not diff.ours:
+        return False
+    wanted = configured[0].get("client_max_window_bits")
+    if len(diff.reference) != len(diff.ours) or wanted is None:
+        return False
+    for ref, ours in zip(
+        _without_reasons(diff.reference), _without_reasons(diff.ours), strict=True
+    ):
+        if ref == ours:
+            continue
+        if ref.get("type") != "AcceptConnection" or ours.get("type") != "AcceptConnection":
+            return False
+        (ref_ext,), (our_ext,) = ref["extensions"], ours["extensions"]
+        if {**ref_ext, "client_max_window_bits": wanted} != our_ext:
+            return False
+        if our_ext["client_max_window_bits"] > ref_ext["client_max_window_bits"]:
+            return False
+    return True
+
+
+def _window_from_configuration(scenario: Json, diff: Difference) -> bool:
+    return _client_window_from_configuration(scenario, diff) or _server_window_from_configuration(
+        scenario, diff
+    )
 
 
 def _server_window_from_configuration(scenario: Json, diff: Difference) -> bool:
@@ -403,9 +451,7 @@ def _no_empty_text_pieces(scenario: Json, diff: Difference) -> bool:
     if diff.aspect != "events" or not isinstance(diff.reference, list):
         return False
     ours = _without_empty_text(diff.ours or [])
-    return bool(
-        _without_reasons(_without_empty_text(diff.reference)) == _without_reasons(ours)
-    )
+    return bool(_without_reasons(_without_empty_text(diff.reference)) == _without_reasons(ours))
 
 
 def _nothing_after_violation(scenario: Json, diff: Difference) -> bool:
@@ -548,6 +594,7 @@ ALLOWED: list[Allowed] = [
         "Close codes 1012-1014 are registered with IANA (after RFC 6455) and may be received; "
         "1.3.2 fails the connection with 1002.",
         _accepts_registered_codes,
+        ends_comparison=True,  # 1.3.2 has failed the connection: it reads nothing more
     ),
     Allowed(
         "accept-non-minimal-length",
@@ -618,9 +665,10 @@ ALLOWED: list[Allowed] = [
     ),
     Allowed(
         "window-from-configuration",
-        "RFC 7692 §7.1.2.1, §7.1.2.2: the server may answer any window up to the offer; ours "
-        "answers the window it was configured with, 1.3.2 ignores the configuration.",
-        _server_window_from_configuration,
+        "RFC 7692 §7.1.2.1, §7.1.2.2: any window up to the limit is valid; ours keeps the "
+        "window it was configured with (a server answers it, a client keeps the smaller one "
+        "it offered when the answer allows more); 1.3.2 ignores the configuration.",
+        _window_from_configuration,
     ),
     Allowed(
         "no-empty-text-pieces",

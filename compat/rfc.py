@@ -172,9 +172,7 @@ def response_violation(scenario: Json, upto: int) -> str | None:
     if _values(fields, "sec-websocket-accept") != [ACCEPT_PLACEHOLDER]:
         return "§4.1: the right Sec-WebSocket-Accept"
     protocols = _values(fields, "sec-websocket-protocol")
-    if protocols and (
-        len(protocols) != 1 or protocols[0] not in request.get("subprotocols", [])
-    ):
+    if protocols and (len(protocols) != 1 or protocols[0] not in request.get("subprotocols", [])):
         return "§4.1: a subprotocol the client offered"
     offers = {e["extension"]: e for e in request.get("extensions", [])}
     seen = set()

@@ -46,7 +46,12 @@ __all__ = [
 
 _CONNECTING = ConnectionState.CONNECTING
 # h11 states in which it keeps received bytes without reading them (PAUSED).
-_HOLDS_DATA = (h11.DONE, h11.MIGHT_SWITCH_PROTOCOL, h11.SWITCHED_PROTOCOL)
+# (MIGHT_SWITCH_PROTOCOL is in h11's namespace but not in its __all__.)
+_HOLDS_DATA = (
+    h11.DONE,
+    h11.MIGHT_SWITCH_PROTOCOL,  # type: ignore[attr-defined]
+    h11.SWITCHED_PROTOCOL,
+)
 
 
 class _RefusedByH11(LocalProtocolError, h11.LocalProtocolError):
