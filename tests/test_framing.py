@@ -124,9 +124,7 @@ class TestHeaderBits:
             b"\x89\xfe",  # ping announcing a payload over 125 bytes
         ],
     )
-    def test_header_fails_as_soon_as_its_first_bytes_break_a_rule(
-        self, first_bytes: bytes
-    ) -> None:
+    def test_header_fails_as_soon_as_its_first_bytes_break_a_rule(self, first_bytes: bytes) -> None:
         """§5.2, §5.5: no need to wait for the length or the masking key (as wsproto 1.x)."""
         conn = server()
         assert_fails(feed(conn, first_bytes), CloseReason.PROTOCOL_ERROR)
