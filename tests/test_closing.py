@@ -300,12 +300,24 @@ class TestTransportClosed:
 class TestDataBeforeAnsweringClose:
     """§5.5.1: an endpoint MAY finish sending before it answers a close."""
 
-    def test_message_sent_after_peer_close_then_reply(self) -> None:
+    def test_message_begun_before_peer_close_finished_then_reply(self) -> None:
         pair = ConnectionPair()
+        pair.send(pair.server, [TextMessage("last ", message_finished=False)])
         pair.send(pair.client, [CloseConnection(1000)])
         assert pair.server.state is ConnectionState.REMOTE_CLOSING
-        events = pair.send(pair.server, [TextMessage("last words"), CloseConnection(1000)])
-        assert events == [TextMessage("last words"), CloseConnection(1000, "")]
+        events = pair.send(pair.server, [TextMessage("words"), CloseConnection(1000)])
+        assert events == [TextMessage("words"), CloseConnection(1000, "")]
+        assert pair.server.state is ConnectionState.CLOSED
+
+    @pytest.mark.parametrize("message", [TextMessage("new"), BytesMessage(b"new")])
+    def test_no_new_message_after_peer_close(self, message: TextMessage | BytesMessage) -> None:
+        """Only the current message may be finished (as in wsproto 1.x, which refuses any)."""
+        pair = ConnectionPair()
+        pair.send(pair.client, [CloseConnection(1000)])
+        with pytest.raises(LocalProtocolError, match="REMOTE_CLOSING"):
+            pair.server.send(message)
+        assert pair.server.state is ConnectionState.REMOTE_CLOSING
+        pair.send(pair.server, [CloseConnection(1000)])
         assert pair.server.state is ConnectionState.CLOSED
 
     def test_no_message_after_answering(self) -> None:

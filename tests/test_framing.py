@@ -118,6 +118,26 @@ class TestHeaderBits:
         conn = server()
         assert_fails(feed(conn, client_frame(opcode, b"")), CloseReason.PROTOCOL_ERROR)
 
+    @pytest.mark.parametrize(
+        "first_bytes",
+        [
+            b"\x83\x85",  # reserved opcode 3, masked, the key not yet here
+            b"\x8f\xfe",  # reserved opcode 0xF, 16-bit length not yet here
+            b"\x05\xff",  # reserved opcode 5, 64-bit length not yet here
+            b"\x09\x81",  # fragmented ping (FIN clear)
+            b"\x89\xfe",  # ping announcing a payload over 125 bytes
+        ],
+    )
+    def test_header_fails_as_soon_as_its_first_bytes_break_a_rule(self, first_bytes: bytes) -> None:
+        """§5.2, §5.5: no need to wait for the length or the masking key (as wsproto 1.x)."""
+        conn = server()
+        assert_fails(feed(conn, first_bytes), CloseReason.PROTOCOL_ERROR)
+
+    def test_valid_first_bytes_wait_for_the_rest(self) -> None:
+        conn = server()
+        assert feed(conn, b"\x81\x85") == []
+        assert feed(conn, b"\x00\x00\x00\x00hello") == [TextMessage("hello")]
+
     def test_events_before_a_bad_frame_come_first(self) -> None:
         conn = server()
         data = client_frame(Opcode.TEXT, b"ok") + client_frame(Opcode.PING, b"p") + client_frame(5)

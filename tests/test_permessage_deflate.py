@@ -217,10 +217,15 @@ class TestServerAcceptsOffers:
         ext = PerMessageDeflate(server_max_window_bits=11)
         assert ext.accept("permessage-deflate") == "server_max_window_bits=11"
 
-    def test_client_max_window_bits_without_value_needs_no_answer(self) -> None:
-        """§7.1.2.2: without a value it only says the client supports the parameter."""
+    def test_client_max_window_bits_without_value_is_answered_15(self) -> None:
+        """§7.1.2.2: without a value it says the client supports the parameter.
+
+        15 limits nothing; answered anyway, as wsproto 1.x answers it.
+        """
         ext = PerMessageDeflate()
-        assert ext.accept("permessage-deflate; client_max_window_bits") is True
+        assert ext.accept("permessage-deflate; client_max_window_bits") == (
+            "client_max_window_bits=15"
+        )
         assert ext.client_max_window_bits == 15
 
     @pytest.mark.parametrize("bits", range(8, 16))

@@ -246,9 +246,9 @@ def agree_as_server(offer: dict[str, str | None], settings: Settings) -> tuple[A
         if value is not None:
             hint = _window(value, _CLIENT_MAX_WINDOW_BITS)
             wanted = hint if wanted is None else min(wanted, hint)
-        if wanted is not None:
-            client_bits = wanted
-            response.append(f"{_CLIENT_MAX_WINDOW_BITS}={client_bits}")
+        # Answered even when it limits nothing (15), as wsproto 1.x answers.
+        client_bits = DEFAULT_WINDOW_BITS if wanted is None else wanted
+        response.append(f"{_CLIENT_MAX_WINDOW_BITS}={client_bits}")
     # Otherwise a client limit we wanted cannot be imposed; accepting with the
     # full window beats declining and losing compression with clients (such as
     # Firefox) that never offer the parameter.

@@ -176,11 +176,13 @@ class Receiver:
                 elif length == 126:
                     start = pos + 4
                     if start > end:
+                        _check_first_bytes(b0, b1)
                         break
                     length = (buf[pos + 2] << 8) | buf[pos + 3]
                 else:
                     start = pos + 10
                     if start > end:
+                        _check_first_bytes(b0, b1)
                         break
                     length = int.from_bytes(buf[pos + 2 : start], "big")
                     if length >> 63:
@@ -190,6 +192,7 @@ class Receiver:
                         raise ProtocolFailure(_PROTOCOL_ERROR, "server frames must not be masked")
                     start += 4
                     if start > end:
+                        _check_first_bytes(b0, b1)
                         break
                     key = buf[start - 4 : start]
                 else:
@@ -434,3 +437,21 @@ def _through(
         yield from ext._inbound_data(proto, piece)
     if frame_done:
         yield from ext._inbound_complete(proto, fin)
+
+
+def _check_first_bytes(b0: int, b1: int) -> None:
+    """Fail on what a frame's first two bytes already break, before the rest arrives.
+
+    Called only while the header is incomplete (off the hot path): a reserved
+    opcode, a fragmented or over-long control frame (RFC 6455 §5.2, §5.5) fail
+    the connection at once, as in wsproto 1.x, instead of after the length and
+    the masking key. The complete-header path checks the same rules.
+    """
+    opcode = b0 & 0x0F
+    if 0x03 <= opcode <= 0x07 or opcode > 0x0A:
+        raise ProtocolFailure(_PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
+    if opcode & 0x08:
+        if not b0 & 0x80:
+            raise ProtocolFailure(_PROTOCOL_ERROR, "fragmented control frame")
+        if b1 & 0x7F > 125:
+            raise ProtocolFailure(_PROTOCOL_ERROR, "control frame payload over 125 bytes")

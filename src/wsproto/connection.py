@@ -117,8 +117,9 @@ class Connection:
         """Return the bytes that send ``event`` to the peer.
 
         Accepts :class:`~wsproto.events.TextMessage` and
-        :class:`~wsproto.events.BytesMessage` (while open, and after the peer's
-        close until it is answered), :class:`~wsproto.events.Ping` and
+        :class:`~wsproto.events.BytesMessage` (while open; after the peer's
+        close, until it is answered, only the rest of a message already
+        begun), :class:`~wsproto.events.Ping` and
         :class:`~wsproto.events.Pong` (while open), and
         :class:`~wsproto.events.CloseConnection` (while open, or in reply to
         the peer's close). Write the returned bytes to the transport.
@@ -163,14 +164,20 @@ class Connection:
         )
 
     def _check_data_allowed(self) -> None:
-        # RFC 6455 §5.5.1 lets an endpoint finish what it is sending before
-        # it answers the peer's close, so REMOTE_CLOSING still takes data
-        # (an echo of a message received just before the close, say).
-        if self._state is not _OPEN and self._state is not _REMOTE_CLOSING:
+        # RFC 6455 §5.5.1 lets an endpoint finish the message it is sending
+        # before it answers the peer's close, so REMOTE_CLOSING still takes the
+        # rest of that message; a new one cannot start (as in wsproto 1.x).
+        state = self._state
+        if state is not _OPEN and (state is not _REMOTE_CLOSING or self._sending is None):
+            if state is _REMOTE_CLOSING:
+                raise LocalProtocolError(
+                    "cannot start a message in state REMOTE_CLOSING: the peer closed; "
+                    "answer with send(event.response())"
+                )
             raise LocalProtocolError(
-                f"cannot send data in state {self._state.name}; messages can be "
-                "sent while the connection is OPEN, or REMOTE_CLOSING before "
-                "the close is answered"
+                f"cannot send data in state {state.name}; messages can be sent while "
+                "the connection is OPEN (and a message begun then finished in "
+                "REMOTE_CLOSING, before the close is answered)"
             )
 
     def send_with_data_passthrough(self, event: Event) -> list[bytes]:

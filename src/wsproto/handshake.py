@@ -45,6 +45,13 @@ __all__ = [
 ]
 
 _CONNECTING = ConnectionState.CONNECTING
+# h11 states in which it keeps received bytes without reading them (PAUSED).
+# (MIGHT_SWITCH_PROTOCOL is in h11's namespace but not in its __all__.)
+_HOLDS_DATA = (
+    h11.DONE,
+    h11.MIGHT_SWITCH_PROTOCOL,  # type: ignore[attr-defined]
+    h11.SWITCHED_PROTOCOL,
+)
 
 
 class _RefusedByH11(LocalProtocolError, h11.LocalProtocolError):
@@ -286,10 +293,10 @@ class H11Handshake:
         if failure is not None and self._repeat_failure:
             # As wsproto 1.x, whose h11 stays in its ERROR state: the same error again.
             raise type(failure)(str(failure), event_hint=failure.event_hint)
-        if self._state is ConnectionState.CLOSED or failure is not None or ended:
-            return  # The handshake is over (or broken): nothing more to read.
-        if not self.client and self._state is ConnectionState.REJECTING:
-            return  # Whatever the client says, we are rejecting it.
+        over = self._state is ConnectionState.CLOSED or failure is not None or ended
+        if over or (not self.client and self._state is ConnectionState.REJECTING):
+            self._read_after_the_end(data)
+            return
         if not data:
             self._h11.receive_data(b"")  # h11's spelling of end of file
         else:
@@ -317,6 +324,31 @@ class H11Handshake:
                     "handshake was answered"
                 )
             )
+
+    def _read_after_the_end(self, data: bytes | None) -> None:
+        """Read nothing more once the handshake is over (answered, failed, or ended).
+
+        wsproto 1.x's h11 goes on parsing, though, and fails on what breaks
+        HTTP (a second message after the request, bytes after the end of a
+        close-delimited response ...): so does this, with the same sticky error.
+        Bytes h11 would only hold (after a complete message) are dropped, so
+        nothing grows without bound.
+        """
+        connection = self._h11
+        if data and connection.their_state in _HOLDS_DATA:
+            return
+        connection.receive_data(data or b"")
+        try:
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    return
+                if isinstance(event, h11.ConnectionClosed):
+                    return
+        except h11.RemoteProtocolError as exc:
+            self._repeat_failure = True
+            message = f"malformed HTTP after the handshake ended: {exc}"
+            raise self._fail(self._error(message, exc.error_status_hint)) from None
 
     @property
     def _has_events(self) -> bool:
@@ -416,8 +448,6 @@ class H11Handshake:
                 "a server does not send a Request; it answers the one it receives "
                 "with AcceptConnection or RejectConnection"
             )
-        if self._key is not None:
-            raise _RefusedByH11("the Request was already sent; wait for the answer")
         try:
             host = event.host.encode("ascii")
         except UnicodeEncodeError:
@@ -439,6 +469,9 @@ class H11Handshake:
                 if subprotocol.isascii():
                     raise LocalProtocolError(message)
                 raise _LocalUnicodeError(message, subprotocol)
+        # After the names, as wsproto 1.x, which failed to encode them first.
+        if self._key is not None:
+            raise _RefusedByH11("the Request was already sent; wait for the answer")
         key = generate_nonce()
         headers: Headers = [
             (b"Host", host),
