@@ -175,8 +175,11 @@ async def _converse(ws: WebSocketConnection, options: ClientOptions) -> None:
             if not options.interactive:
                 await _linger(progress, options.linger)
             await ws.aclose()
-        except ConnectionClosed:
-            pass  # the receiving task reports it, and ends the conversation
+        except* ConnectionClosed:
+            # The receiving task reports it, and ends the conversation. A star:
+            # a send that fails inside stdin_lines() comes out of its blocking
+            # portal's task group wrapped in a group.
+            pass
 
 
 async def _on_signals(
