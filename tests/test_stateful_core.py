@@ -57,8 +57,9 @@ from wsproto.events import (
     TextMessage,
 )
 from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.frame_protocol import CloseReason
 from wsproto.handshake import client_extensions_handshake, server_extensions_handshake
-from wsproto.utilities import generate_accept_token
+from wsproto.utilities import RemoteProtocolError, generate_accept_token
 
 from .frames import frame
 from .invariants import CheckedConnection, CheckedHandshake
@@ -77,8 +78,10 @@ control_payloads = st.binary(max_size=125)
 sendable_codes = st.sampled_from([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1014])
 sendable_codes = sendable_codes | st.integers(3000, 4999)
 reasons = st.text(max_size=20)
-any_codes = st.sampled_from([0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535]) | (
-    sendable_codes
+# Local-only codes (RFC 6455 §7.4.1): sending one sends 1000, as wsproto 1.x does.
+local_only_codes = st.sampled_from([1005, 1006, 1015])
+any_codes = st.sampled_from([0, 999, 1004, 1016, 2999, 5000, 65535, CloseReason.NO_STATUS_RCVD]) | (
+    sendable_codes | local_only_codes
 )
 
 
@@ -344,16 +347,32 @@ class ReceiveMachine(RuleBasedStateMachine):
         self.wire.clear()
         self.checked.receive(None)
 
+    @precondition(lambda self: self.checked.eof)
+    @rule()
+    def eof_again(self) -> None:
+        """Another end of stream: it yields another CloseConnection(1006), as in 1.x."""
+        self.checked.receive(None)
+
     @precondition(lambda self: self.checked.close is not None)
     @rule()
     def answer_close(self) -> None:
         self.checked.answer_close()
 
+    @invariant()
+    def violation_keeps_state(self) -> None:
+        """A peer's violation leaves the state until the close is answered (as 1.x)."""
+        known = self.deviated and self.expected_codes is not None and not self.peer_closed
+        if known and self.checked.close is not None and not self.checked.eof:
+            expected = S.LOCAL_CLOSING if self.checked.sent_close else S.OPEN
+            assert self.checked.state is expected, (self.checked.close, self.checked.state)
+
     @rule(
         event=st.one_of(
             st.builds(TextMessage, st.text(max_size=20), message_finished=st.booleans()),
             st.builds(BytesMessage, st.binary(max_size=20), message_finished=st.booleans()),
-            st.builds(TextMessage, st.binary(max_size=5)),  # misuse: bytes in a TextMessage
+            # The data's type decides: bytes in a TextMessage are sent as binary.
+            st.builds(TextMessage, st.binary(max_size=5)),
+            st.builds(BytesMessage, st.text(max_size=5)),
             st.builds(Ping, st.binary(max_size=130)),
             st.builds(Pong, st.binary(max_size=130)),
             st.builds(CloseConnection, any_codes, st.none() | reasons),
@@ -373,6 +392,10 @@ class ReceiveMachine(RuleBasedStateMachine):
 
     def final_check(self, received: list[Item]) -> None:
         note_event(f"deviated={self.deviated} code={self.expected_codes} items={len(received)}")
+        # After the first close, one ("close", 1006) per further end of stream.
+        first = next(i for i, item in enumerate(received) if item[0] == "close")
+        assert received[first + 1 :] == [("close", 1006, "")] * (len(received) - first - 1)
+        received = received[: first + 1]
         if self.truncated:
             # What arrived whole is intact, then the connection reports its end.
             body = received[:-1]
@@ -426,11 +449,25 @@ class PairMachine(RuleBasedStateMachine):
             offer = f"permessage-deflate; {offer_ext.offer()}"
             server_ext = PerMessageDeflate(**server_params)
             answer = server_extensions_handshake([offer], [server_ext])
+            # Neither end agrees to compress with an 8-bit window (zlib cannot): the
+            # server declines when its window would be 8 (offered, or its own
+            # setting), the client fails when its own would be (answered, or set).
+            server_bits = [client_params.get("server_max_window_bits", 15)]
+            server_bits.append(server_params.get("server_max_window_bits", 15))
+            assert (answer is None) is (min(server_bits) == 8), (offer, server_params, answer)
             if answer is not None:
-                client_extensions = client_extensions_handshake([answer.decode()], [offer_ext])
-                server_extensions = [server_ext]
-                assert offer_ext.enabled()
-                assert server_ext.enabled()
+                client_bits = [client_params.get("client_max_window_bits", 15)]
+                answered = re.search(rb"client_max_window_bits=(\d+)", answer)
+                client_bits.append(int(answered.group(1)) if answered else 15)
+                try:
+                    client_extensions = client_extensions_handshake([answer.decode()], [offer_ext])
+                except RemoteProtocolError:
+                    assert min(client_bits) == 8, (offer, answer)
+                else:
+                    assert min(client_bits) > 8, (offer, answer)
+                    server_extensions = [server_ext]
+                    assert offer_ext.enabled()
+                    assert server_ext.enabled()
         self.sides = {
             CLIENT: CheckedConnection(Connection(CLIENT, client_extensions)),
             SERVER: CheckedConnection(Connection(SERVER, server_extensions)),
@@ -456,14 +493,20 @@ class PairMachine(RuleBasedStateMachine):
         pieces=st.lists(st.text(max_size=200), min_size=1, max_size=4)
         | st.lists(st.binary(max_size=400), min_size=1, max_size=4),
         pings=st.lists(control_payloads, max_size=3),
+        swapped=st.booleans(),
     )
-    def message(self, side: ConnectionType, pieces: list[Any], pings: list[bytes]) -> None:
-        """A message sent in pieces (message_finished=False), pings from the same side between."""
+    def message(
+        self, side: ConnectionType, pieces: list[Any], pings: list[bytes], swapped: bool
+    ) -> None:
+        """A message sent in pieces (message_finished=False), pings from the same side between.
+
+        ``swapped`` carries it in the other class: the data's type decides, as in 1.x.
+        """
         text = isinstance(pieces[0], str)
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             event: Event
-            if text:
+            if text != swapped:
                 event = TextMessage(piece, message_finished=last)
             else:
                 event = BytesMessage(piece, message_finished=last)
@@ -480,10 +523,18 @@ class PairMachine(RuleBasedStateMachine):
         event = Ping(payload) if ping else Pong(payload)
         self.send(side, event, ("ping" if ping else "pong", payload))
 
-    @rule(side=st.sampled_from([CLIENT, SERVER]), code=st.none() | sendable_codes, reason=reasons)
+    @rule(
+        side=st.sampled_from([CLIENT, SERVER]),
+        code=st.none() | sendable_codes | local_only_codes,
+        reason=reasons,
+    )
     def close(self, side: ConnectionType, code: int | None, reason: str) -> None:
         if code is None:
-            self.send(side, CloseConnection(1005), ("close", 1005, ""))
+            # The member (as response() gives it) sends a close without a code.
+            self.send(side, CloseConnection(CloseReason.NO_STATUS_RCVD), ("close", 1005, ""))
+        elif code in (1005, 1006, 1015):
+            # A local-only code given as an int sends 1000, as in 1.x.
+            self.send(side, CloseConnection(code, reason), ("close", 1000, reason))
         else:
             self.send(side, CloseConnection(code, reason), ("close", code, reason))
 
@@ -581,7 +632,7 @@ class HandshakeMachine(RuleBasedStateMachine):
         state = checked.ws.state
         received = [e for e in checked.events if isinstance(e, Request)]
         if isinstance(event, Request):
-            return side is CLIENT and not self.sent[CLIENT]
+            return side is CLIENT and state is S.CONNECTING and not self.sent[CLIENT]
         if isinstance(event, AcceptConnection):
             proposed = received[0].subprotocols if received else []
             return (
@@ -591,12 +642,8 @@ class HandshakeMachine(RuleBasedStateMachine):
                 and (event.subprotocol is None or event.subprotocol in proposed)
             )
         if isinstance(event, RejectConnection):
-            return (
-                side is SERVER
-                and state is S.CONNECTING
-                and bool(received)
-                and (event.status_code >= 200)
-            )
+            # As in 1.x, a server may reject before it has read a request.
+            return side is SERVER and state is S.CONNECTING and event.status_code >= 200
         if isinstance(event, RejectData):
             return side is SERVER and state is S.REJECTING
         return False  # messages: checked by CheckedConnection once open
@@ -731,22 +778,23 @@ class HandshakeInputMachine(RuleBasedStateMachine):
 
     @rule(size=st.integers(1, 200) | st.just(1 << 20))
     def feed(self, size: int) -> None:
+        """The next bytes; ``b""`` when there are none, which ends the transport (as 1.x).
+
+        Also after a failure or the end: the checks say what must happen then.
+        """
         chunk = bytes(self.wire[:size])
         del self.wire[:size]
-        if not self.checked.failed and not self.checked.eof_fed:
-            self.checked.receive(chunk)
+        self.checked.receive(chunk)
 
     @rule()
     def eof(self) -> None:
-        if not self.checked.failed and not self.checked.eof_fed:
-            self.checked.receive(None)
+        self.checked.receive(None)
 
     @rule(
         event=handshake_events,
     )
     def answer(self, event: Event) -> None:
-        if not self.checked.failed:
-            self.checked.send(event)
+        self.checked.send(event)
 
 
 def _machine(machine: type[RuleBasedStateMachine], scale: float = 1.0) -> Any:
