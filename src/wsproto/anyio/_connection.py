@@ -456,7 +456,9 @@ class WebSocketConnection:
         finally:
             lock.release()
 
-    async def _write_locked(self, data: bytes | tuple[bytes, bytes]) -> None:
+    async def _write_locked(
+        self, data: bytes | tuple[bytes, bytes], *, keep_received: bool = False
+    ) -> None:
         try:
             if isinstance(data, tuple):
                 assert self._send_parts is not None
@@ -464,7 +466,7 @@ class WebSocketConnection:
             else:
                 await self._stream.send(data)
         except _Aborted:
-            await self._abort()
+            await self._abort(keep_received=keep_received)
             raise ConnectionClosed(self._close_reason) from None
         except BaseException:
             # Cancelled mid-write. A transport that takes all bytes or none
@@ -515,7 +517,7 @@ class WebSocketConnection:
             await self._abort()
         return not scope.cancelled_caught
 
-    async def _write_close(self, event: CloseConnection) -> None:
+    async def _write_close(self, event: CloseConnection, *, keep_received: bool = False) -> None:
         lock = self._send_lock
         await lock.acquire()
         try:
@@ -523,16 +525,21 @@ class WebSocketConnection:
                 data = self._ws.send(event)
             except LocalProtocolError:
                 return  # a close already went out (state changed under us)
-            await self._write_locked(data)
+            await self._write_locked(data, keep_received=keep_received)
         finally:
             lock.release()
 
-    async def _abort(self) -> None:
-        """Close the transport now; the connection is over (1006 unless known)."""
+    async def _abort(self, *, keep_received: bool = False) -> None:
+        """Close the transport now; the connection is over (1006 unless known).
+
+        ``keep_received``: messages already received stay for the consumer (the
+        peer closed first, and only our reply failed).
+        """
         if self._close_reason is None:
             self._close_reason = CloseReason(1006, None)
         self._inbox.end()
-        self._inbox.discard()
+        if not keep_received:
+            self._inbox.discard()
         self._wake_pings()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
@@ -929,20 +936,26 @@ class WebSocketConnection:
 
     async def _remote_close(self, event: CloseConnection) -> None:
         ws = self._ws
-        if ws.state is _REMOTE_CLOSING:
-            if event.code not in _ORDERLY_CLOSES:
-                await self._let_consumer_finish()
-            try:
-                await self._write_close(event.response())
-            except ConnectionClosed:
-                pass
+        answer = ws.state is _REMOTE_CLOSING
+        if answer and event.code not in _ORDERLY_CLOSES:
+            await self._let_consumer_finish()
         if self._close_reason is None or (
             self._close_reason.code != event.code and event.code != 1006
         ):
             # The peer's word is final, whoever started the close. (1006 is
             # never sent, RFC 6455 §7.4.1: it is the core reporting the end of
             # the transport, which changes nothing once the reason is known.)
+            # Noted before the reply goes out: a peer that hangs up right after
+            # its close frame makes the reply fail, which must not turn its
+            # code into 1006.
             self._close_reason = CloseReason(event.code, event.reason or None)
+        if answer:
+            try:
+                # The peer may hang up right after its close (RFC 6455 §7.1.1
+                # lets a server): what it sent before stays receivable.
+                await self._write_close(event.response(), keep_received=True)
+            except ConnectionClosed:
+                pass
         self._inbox.end()
         if self.is_client:
             # RFC 6455 §7.1.1: the server closes TCP first; give it a moment.
