@@ -24,8 +24,8 @@ settings.register_profile(
 )
 settings.register_profile(
     "stateful-long",
-    max_examples=2000,
-    stateful_step_count=80,
+    max_examples=500,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     # No "explain" phase: on Python < 3.12 it traces every line, which makes

@@ -916,20 +916,27 @@ class WebSocketConnection:
         ws = self._ws
         # OPEN here: the core reported a peer's protocol violation, which
         # leaves the state alone until it is answered (as wsproto 1.x does).
-        if ws.state is _REMOTE_CLOSING or ws.state is _OPEN:
-            if event.code not in _ORDERLY_CLOSES:
-                await self._let_consumer_finish()
-            try:
-                await self._write_close(event.response())
-            except ConnectionClosed:
-                pass
+        answer = ws.state is _REMOTE_CLOSING or ws.state is _OPEN
+        if answer and event.code not in _ORDERLY_CLOSES:
+            await self._let_consumer_finish()
         if self._close_reason is None or (
             self._close_reason.code != event.code and event.code != 1006
         ):
             # The peer's word is final, whoever started the close. (1006 is
             # never sent, RFC 6455 §7.4.1: it is the core reporting the end of
             # the transport, which changes nothing once the reason is known.)
+            # Noted before the reply goes out: a peer that hangs up right after
+            # its close frame makes the reply fail, which must not turn its
+            # code into 1006.
             self._close_reason = CloseReason(event.code, event.reason or None)
+        if answer:
+            try:
+                # The peer may hang up right after its close (RFC 6455 §7.1.1
+                # lets a server): what it sent before stays receivable (the
+                # teardown of a failed write keeps the inbox).
+                await self._write_close(event.response())
+            except ConnectionClosed:
+                pass
         self._inbox.end()
         if self.is_client:
             # RFC 6455 §7.1.1: the server closes TCP first; give it a moment.
