@@ -207,6 +207,7 @@ def soak(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "bad_messages": sum(r["bad_messages"] for r in results),
         "unclean_closes": sum(r["unclean_closes"] for r in results),
         "idle_closed_by_server": sum(r["idle_closed_by_server"] for r in results),
+        "others_closed_by_server": sum(r.get("closed_by_server", 0) for r in results),
         "client_errors": sum(r.get("error_count", 0) for r in results),
         "client_error_examples": [e for r in results for e in r["errors"]][:10],
         "server_close_codes": final["codes"],
@@ -337,6 +338,7 @@ def summary(results: dict[str, Any]) -> str:
                 f"{backend} soak {s['seconds']} s: {s['connections']} connections "
                 f"{s['behaviours']}, {s['messages']} messages, bad {s['bad_messages']}, "
                 f"unclean {s['unclean_closes']}, idle closed {s['idle_closed_by_server']}, "
+                f"others closed by the server {s.get('others_closed_by_server', 0)}, "
                 f"client errors {s['client_errors']} {s['client_error_examples'][:3]}, "
                 f"RSS {s['rss_at_three_fifths'] / MIB:.1f} -> {s['rss_at_end'] / MIB:.1f} MiB "
                 f"over the last 2/5 ({s['rss_growth_last_two_fifths']:+.1%}, max "
