@@ -1113,13 +1113,13 @@ async def test_server_keepalive_pings_every_connection_and_measures_latency() ->
         seen.append(ws)
         await echo_all(ws)
 
-    # A generous ping_timeout: the peers answer one after another, and a loaded
-    # machine must not turn that wait into a 1011.
+    # A generous ping_timeout: the pings are answered, and a loaded machine
+    # must not make an answer late enough to close the connection with 1011.
     async with running(
-        handler, ping_interval=0.05, ping_timeout=30, disconnect_timeout=1
+        handler, ping_interval=0.05, ping_timeout=10, disconnect_timeout=1
     ) as server:
         peers = [await raw_client(server.port) for _ in range(3)]
-        with anyio.fail_after(10):
+        with anyio.fail_after(30):
             for _ in range(3):  # each answered, so the next one comes
                 for peer in peers:
                     ping = await peer.expect(Ping)
