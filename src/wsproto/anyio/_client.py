@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from urllib.parse import urlsplit
 
 import anyio
@@ -341,7 +341,8 @@ async def _connect(
     if on_asyncio():
         stream = await _transport.connect(host, port, context)
     elif context is None:
-        stream = RawSocketStream(await anyio.connect_tcp(host, port))
+        with _connect_errors():
+            stream = RawSocketStream(await anyio.connect_tcp(host, port))
     else:
         # Not "standard compatible": many servers drop TCP without a TLS
         # close_notify once the WebSocket is closed; that is not an error here.
@@ -357,6 +358,29 @@ async def _connect(
         raise
 
 
+@contextmanager
+def _connect_errors() -> Iterator[None]:
+    """Connection errors as asyncio's ``create_connection`` raises them.
+
+    ``anyio.connect_tcp`` raises a plain ``OSError("All connection attempts
+    failed")`` with the real errors as its cause, so ``except
+    ConnectionRefusedError`` would work on asyncio only. Like asyncio, raise
+    the error itself when there was one, or when every attempt failed the
+    same way.
+    """
+    try:
+        yield
+    except OSError as exc:
+        cause = exc.__cause__
+        errors = list(cause.exceptions) if isinstance(cause, ExceptionGroup) else [cause]
+        first = errors[0]
+        if isinstance(first, OSError) and all(
+            isinstance(error, OSError) and str(error) == str(first) for error in errors
+        ):
+            raise first from None
+        raise
+
+
 async def _connect_tls(host: str, port: int, context: ssl.SSLContext) -> ByteStream:
     """anyio's TLS connection, failing with ``OSError`` as documented (and as on asyncio).
 
@@ -365,9 +389,10 @@ async def _connect_tls(host: str, port: int, context: ssl.SSLContext) -> ByteStr
     raises ``ConnectionResetError`` for both.
     """
     try:
-        return await anyio.connect_tcp(
-            host, port, ssl_context=context, tls_standard_compatible=False
-        )
+        with _connect_errors():
+            return await anyio.connect_tcp(
+                host, port, ssl_context=context, tls_standard_compatible=False
+            )
     except anyio.BrokenResourceError as exc:
         if isinstance(exc.__cause__, OSError):
             raise exc.__cause__ from None
