@@ -240,12 +240,32 @@ def run_suite(
     """Run the consumer's tests with whatever wsproto the environment holds."""
     if report.exists():
         report.unlink()
+    if not _has_pytest_config(tree):
+        # Else pytest looks upwards and takes this checkout's own settings
+        # (filterwarnings = error, asyncio options the consumer does not know).
+        (tree / "pytest.ini").write_text("[pytest]\n")
     cmd = [str(python), "-m", "pytest", *consumer.tests, *consumer.pytest_args]
     # Their own addopts name plugins we need not install (xdist, cov); drop them.
     cmd += ["-o", "addopts=", "-p", "no:cacheprovider", "-q", "-rN"]
     cmd += [f"--timeout={TEST_TIMEOUT}", f"--junitxml={report}"]
     run(cmd, cwd=tree, timeout=timeout)
     return read_junit(report)
+
+
+def _has_pytest_config(tree: Path) -> bool:
+    """Whether the consumer's tree configures pytest itself (pytest's own search order)."""
+    sections = {
+        "pytest.ini": "",
+        ".pytest.ini": "",
+        "pyproject.toml": "[tool.pytest",
+        "tox.ini": "[pytest]",
+        "setup.cfg": "[tool:pytest]",
+    }
+    for name, section in sections.items():
+        path = tree / name
+        if path.exists() and section in path.read_text(encoding="utf-8", errors="replace"):
+            return True
+    return False
 
 
 def installed_wsproto(python: Path) -> str:

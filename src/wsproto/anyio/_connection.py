@@ -917,7 +917,10 @@ class WebSocketConnection:
         # OPEN here: the core reported a peer's protocol violation, which
         # leaves the state alone until it is answered (as wsproto 1.x does).
         answer = ws.state is _REMOTE_CLOSING or ws.state is _OPEN
-        if answer and event.code not in _ORDERLY_CLOSES:
+        # Only a violation (state OPEN) leaves room for replies: after a close
+        # frame (REMOTE_CLOSING) the core refuses new messages, as wsproto 1.x
+        # does, and the peer would discard them (RFC 6455 §1.4).
+        if ws.state is _OPEN and event.code not in _ORDERLY_CLOSES:
             await self._let_consumer_finish()
         if self._close_reason is None or (
             self._close_reason.code != event.code and event.code != 1006
