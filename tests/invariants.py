@@ -491,9 +491,10 @@ class CheckedHandshake:
         if not data:
             self.eof_fed = True  # b"" too: the end of the transport, as in 1.x and h11
         if isinstance(error, RemoteProtocolError):
-            self._failure(error, before)
             # What came before the bad bytes (a Request, a rejection's start) still counts.
-            self._check_handshake_events(list(self.ws.events()))
+            events = list(self.ws.events())
+            self._check_handshake_events(events)
+            self._failure(error, before, events)
             return []
         if error is not None:
             # Data after the end of the transport: h11's RuntimeError in 1.x.
@@ -534,10 +535,15 @@ class CheckedHandshake:
             assert isinstance(event, Request) != self.client
         self.events.extend(events)
 
-    def _failure(self, error: RemoteProtocolError, before: ConnectionState) -> None:
+    def _failure(
+        self, error: RemoteProtocolError, before: ConnectionState, events: list[Event]
+    ) -> None:
         """Check a handshake failure: the first, or the same one raised again."""
-        # The state stays as it was (1.x: a failed handshake stays CONNECTING).
-        assert self.ws.state is before, f"a failed handshake moved to {self.ws.state.name}"
+        # The state stays as the bytes before the bad ones left it (1.x: a failed
+        # handshake stays CONNECTING; a rejection whose body breaks, REJECTING).
+        rejecting = any(isinstance(e, RejectConnection) and e.has_body for e in events)
+        expected = S.REJECTING if rejecting else before
+        assert self.ws.state is expected, f"a failed handshake moved to {self.ws.state.name}"
         first = self.failure
         if first is not None:
             # Malformed HTTP raises again on every later call, as h11 does in 1.x.
