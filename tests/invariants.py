@@ -250,6 +250,10 @@ class CheckedConnection:
             state_allows = before in _SEND_ALLOWED.get(operation, frozenset())
             if operation == "send_close" and self.sent_close:
                 state_allows = False
+            if isinstance(event, Message) and before is S.REMOTE_CLOSING and self._sending is None:
+                # After the peer's close only a message already begun may be
+                # finished (RFC 6455 §5.5.1); a new one is refused, as in 1.x.
+                state_allows = False
             assert not (state_allows and valid), f"{event!r} refused in state {before.name}"
             assert self.state is before, "a refused send changed the state"
             return None
@@ -258,6 +262,9 @@ class CheckedConnection:
             f"{event!r} accepted in state {before.name}"
         )
         assert event_valid(event), f"invalid {event!r} accepted"
+        assert not (
+            isinstance(event, Message) and before is S.REMOTE_CLOSING and self._sending is None
+        ), f"a new message {event!r} accepted after the peer's close"
         self._check_frame(event, data)
         if isinstance(event, Message):
             assert self._may_continue(event), f"{event!r} accepted inside another kind of message"

@@ -199,6 +199,25 @@ class TestFullHandshake:
 class TestClientRequest:
     """§4.1: the client's opening handshake."""
 
+    def test_a_request_after_an_early_rejection_is_ignored(self) -> None:
+        # Found by the stateful tests: h11 failed inside itself (AttributeError),
+        # as it does in wsproto 1.x; the answer is given, nothing is left to read.
+        client, server = WSConnection(CLIENT), WSConnection(SERVER)
+        request = client.send(Request(host="example.com", target="/chat"))
+        server.send(RejectConnection(status_code=400))
+        server.receive_data(request)
+        assert list(server.events()) == []
+        assert server.state is ConnectionState.CLOSED
+
+    def test_no_request_once_a_response_ended_the_handshake(self) -> None:
+        # Found by the stateful tests: h11 failed inside itself (AttributeError).
+        server, client = WSConnection(SERVER), WSConnection(CLIENT)
+        client.receive_data(server.send(RejectConnection(status_code=403)))
+        list(client.events())
+        with pytest.raises(LocalProtocolError, match="handshake is over"):
+            client.send(Request(host="example.com", target="/"))
+        assert client.state is ConnectionState.CLOSED
+
     def test_request_carries_the_required_headers(self) -> None:
         client = WSConnection(CLIENT)
         data = client.send(

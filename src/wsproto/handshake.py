@@ -337,6 +337,11 @@ class H11Handshake:
         connection = self._h11
         if data and connection.their_state in _HOLDS_DATA:
             return
+        if not self.client and self._request is None and not self._failed:
+            # Answered before any request came (as wsproto 1.x allows): h11
+            # cannot take a request now (it fails inside itself), and the
+            # answer is given, so there is nothing to read.
+            return
         connection.receive_data(data or b"")
         try:
             while True:
@@ -472,6 +477,11 @@ class H11Handshake:
         # After the names, as wsproto 1.x, which failed to encode them first.
         if self._key is not None:
             raise _RefusedByH11("the Request was already sent; wait for the answer")
+        if self._state is not _CONNECTING:
+            # A response came without a request (h11 would fail inside itself).
+            raise _RefusedByH11(
+                f"cannot send a Request in state {self._state.name}; the handshake is over"
+            )
         key = generate_nonce()
         headers: Headers = [
             (b"Host", host),
