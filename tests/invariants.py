@@ -560,6 +560,13 @@ class CheckedHandshake:
             assert str(error) == str(first), (error, first)
             assert error.event_hint == first.event_hint, (error, first)
             return
+        if before is S.CLOSED and not self.client:
+            # A server that answered before any request (as 1.x allows): h11 still
+            # reads, as in 1.x, and fails on what breaks HTTP; its hint can no
+            # longer be sent, and the state stays CLOSED.
+            self.failed = True
+            self.failure = error
+            return
         assert before in (S.CONNECTING, S.REJECTING), f"RemoteProtocolError in {before.name}"
         self.failed = True
         self.failure = error

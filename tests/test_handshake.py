@@ -200,13 +200,17 @@ class TestClientRequest:
     """§4.1: the client's opening handshake."""
 
     def test_a_request_after_an_early_rejection_is_ignored(self) -> None:
-        # Found by the stateful tests: h11 failed inside itself (AttributeError),
-        # as it does in wsproto 1.x; the answer is given, nothing is left to read.
+        # Found by the stateful tests: h11 failed inside itself (AttributeError,
+        # which wsproto 1.x lets escape); the answer is given, nothing is left
+        # to read. The end of the transport then fails as in 1.x.
         client, server = WSConnection(CLIENT), WSConnection(SERVER)
         request = client.send(Request(host="example.com", target="/chat"))
         server.send(RejectConnection(status_code=400))
         server.receive_data(request)
         assert list(server.events()) == []
+        assert server.state is ConnectionState.CLOSED
+        with pytest.raises(RemoteProtocolError):
+            server.receive_data(None)
         assert server.state is ConnectionState.CLOSED
 
     def test_no_request_once_a_response_ended_the_handshake(self) -> None:

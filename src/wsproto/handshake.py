@@ -337,11 +337,6 @@ class H11Handshake:
         connection = self._h11
         if data and connection.their_state in _HOLDS_DATA:
             return
-        if not self.client and self._request is None and not self._failed:
-            # Answered before any request came (as wsproto 1.x allows): h11
-            # cannot take a request now (it fails inside itself), and the
-            # answer is given, so there is nothing to read.
-            return
         connection.receive_data(data or b"")
         try:
             while True:
@@ -350,6 +345,11 @@ class H11Handshake:
                     return
                 if isinstance(event, h11.ConnectionClosed):
                     return
+        except (KeyError, AttributeError):
+            # A request after a server answered before any request came (as
+            # wsproto 1.x allows): h11 fails inside itself (wsproto 1.x lets
+            # that escape). The answer is given: there is nothing to read.
+            return
         except h11.RemoteProtocolError as exc:
             self._repeat_failure = True
             message = f"malformed HTTP after the handshake ended: {exc}"
