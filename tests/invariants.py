@@ -560,10 +560,11 @@ class CheckedHandshake:
             assert str(error) == str(first), (error, first)
             assert error.event_hint == first.event_hint, (error, first)
             return
-        if before is S.CLOSED and not self.client:
-            # A server that answered before any request (as 1.x allows): h11 still
-            # reads, as in 1.x, and fails on what breaks HTTP; its hint can no
-            # longer be sent, and the state stays CLOSED.
+        if before is S.CLOSED:
+            # The handshake is over (a client got its answer; a server answered
+            # before any request, as 1.x allows): h11 still reads, as in 1.x, and
+            # fails on what breaks HTTP; a hint can no longer be sent, and the
+            # state stays CLOSED.
             self.failed = True
             self.failure = error
             return
