@@ -748,7 +748,8 @@ async def test_server_out_of_file_descriptors_backs_off_and_recovers(
             # accept that finds none fails with EMFILE, and the server warns.
             held = [await anyio.connect_tcp("127.0.0.1", port) for _ in range(SPARE + 4)]
             warning = await err.receive_until(b"\n", 10_000)
-        assert warning.startswith(b"WARNING wsproto.anyio accept() failed: [Errno 24]"), warning
+        expected = b"WARNING wsproto.anyio.server accept() failed: [Errno 24]"
+        assert warning.startswith(expected), warning
         for stream in held:
             await stream.aclose()
         # Descriptors are free again: the server accepts a new client at once.
@@ -832,7 +833,7 @@ async def test_server_every_form_of_running_short_is_outlived(
         await ws.aclose()
         group.cancel_scope.cancel()
     assert listener.calls == 5
-    warnings = [r for r in caplog.records if r.name == "wsproto.anyio"]
+    warnings = [r for r in caplog.records if r.name == "wsproto.anyio.server"]
     # Rate-limited: one warning for the streak.
     assert [r.levelno for r in warnings] == [logging.WARNING]
     assert "No buffer space available" in warnings[0].getMessage()

@@ -19,7 +19,7 @@ LAYER = Path(wsproto.anyio.__file__).parent
 
 #: Lower tiers first. A module may import the layer modules of the tiers before its own.
 TIERS: list[set[str]] = [
-    {"_limits", "_errors", "_sync", "_malloc", "_compat"},
+    {"_limits", "_errors", "_sync", "_malloc", "_compat", "_log"},
     {"_fastpath", "_handshake", "_inbox", "_pings", "_rawsocket", "_transport"},
     {"_connection"},
     {"_settings"},

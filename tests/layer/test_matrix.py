@@ -115,7 +115,7 @@ async def client_close_code_and_reason(t: Transport) -> None:
     assert seen == [(4001, "bye")]
 
 
-@scenario(("ERROR", "WebSocket handler for /boom raised", ValueError))
+@scenario(("ERROR", "handler for /boom raised", ValueError))
 async def handler_raises(t: Transport) -> None:
     """A handler's unexpected error is logged once; the client sees 1011."""
 
@@ -272,11 +272,11 @@ def _check_logs(caplog: pytest.LogCaptureFixture, name: str) -> None:
         if record.levelno >= logging.WARNING and record.name.startswith("wsproto")
     ]
     assert len(seen) == len(expected), seen
-    for (level, message, exc_type), (want_level, want_start, want_type) in zip(
+    for (level, message, exc_type), (want_level, want_text, want_type) in zip(
         seen, expected, strict=True
     ):
         assert level == want_level
-        assert message.startswith(want_start), message
+        assert want_text in message, message
         assert exc_type is want_type
 
 

@@ -26,7 +26,7 @@ def test_a_pong_answers_its_ping_and_every_earlier_one() -> None:
     pings.start(b"1", first, now=10.0)
     pings.start(b"2", second, now=11.0)
     pings.start(b"3", third, now=12.0)
-    pings.answer(b"2", now=11.5)
+    assert pings.answer(b"2", now=11.5) == 0.5  # the latency, for the logs
     assert (first.is_set, second.is_set, third.is_set) == (True, True, False)
     assert pings.latency == 0.5
     assert not pings.in_flight(b"1")
@@ -37,7 +37,7 @@ def test_an_unsolicited_pong_changes_nothing() -> None:
     pings = Pings()
     waiting = Answered()
     pings.start(b"p", waiting, now=1.0)
-    pings.answer(b"other", now=2.0)
+    assert pings.answer(b"other", now=2.0) is None
     assert not waiting.is_set
     assert pings.latency is None
     assert pings.in_flight(b"p")

@@ -398,7 +398,7 @@ async def test_handler_raising_after_accept_closes_with_1011_and_the_server_goes
             await assert_echoes(bystander)
         async with open_websocket_url(url(server, "/after")) as ws:
             await assert_echoes(ws)
-    errors = [record for record in caplog.records if record.name == "wsproto.anyio"]
+    errors = [record for record in caplog.records if record.name == "wsproto.anyio.server"]
     assert len(errors) == 1
     assert errors[0].exc_info is not None
     assert isinstance(errors[0].exc_info[1], RuntimeError)

@@ -12,7 +12,7 @@ from anyio.abc import ByteStream
 
 from wsproto.typing import Headers
 
-from . import _transport
+from . import _log, _transport
 from ._compat import (
     TaskSpawner,
     TrioStreamLike,
@@ -21,7 +21,12 @@ from ._compat import (
     single_exception,
 )
 from ._connection import WebSocketConnection
-from ._errors import ConnectionClosed, ConnectionTimeout, DisconnectionTimeout
+from ._errors import (
+    ConnectionClosed,
+    ConnectionRejected,
+    ConnectionTimeout,
+    DisconnectionTimeout,
+)
 from ._limits import (
     CONN_TIMEOUT,
     MAX_FRAGMENTS,
@@ -299,21 +304,35 @@ async def _wrap_client(
     extra_headers: Headers | None,
     settings: Settings,
 ) -> WebSocketConnection:
+    log_id = _log.new_id()
     connection = settings.connection(
         stream,
         client=True,
+        log_id=log_id,
         host=host,
         path=resource,
         subprotocols=list(subprotocols or ()),
         extra_headers=extra_headers,
     )
+    remote = connection.remote
     connection._start(nursery)
+    _log.handshake_sent(log_id, remote, resource)
     try:
         await connection._open_client()
-    except BaseException:
+    except BaseException as exc:
         # Rejected, failed or cancelled: nobody will ever close this connection.
+        if isinstance(exc, ConnectionRejected):
+            _log.handshake_rejected(_log.client_logger, log_id, remote, exc.status_code)
+        elif isinstance(exc, anyio.get_cancelled_exc_class()):
+            _log.handshake_failed(_log.client_logger, log_id, remote, "cancelled")
+        elif isinstance(exc, ConnectionClosed):
+            _log.handshake_failed(_log.client_logger, log_id, remote, "the connection closed")
+        elif isinstance(exc, Exception):
+            # A HandshakeError's cause is the core's error, which says what was wrong.
+            _log.handshake_failed(_log.client_logger, log_id, remote, exc.__cause__ or exc)
         await connection._close(1006, None)
         raise
+    _log.handshake_accepted(_log.client_logger, log_id, remote, resource, connection.subprotocol)
     return connection
 
 

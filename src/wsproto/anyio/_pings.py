@@ -53,16 +53,20 @@ class Pings:
         """Stop tracking a ping (its sender gave up waiting)."""
         self._in_flight.pop(payload, None)
 
-    def answer(self, payload: bytes, now: float) -> None:
-        """A pong arrived at ``now``: it answers its ping and every earlier one."""
+    def answer(self, payload: bytes, now: float) -> float | None:
+        """A pong arrived at ``now``: it answers its ping and every earlier one.
+
+        Returns its ping's latency (for the logs), or ``None`` if it answered none.
+        """
         if payload not in self._in_flight:
-            return  # unsolicited, or for a ping nobody waits for any more
+            return None  # unsolicited, or for a ping nobody waits for any more
         for key in list(self._in_flight):
             answered, sent = self._in_flight.pop(key)
             answered.set()
             if key == payload:
                 self.latency = now - sent
                 break
+        return self.latency
 
     def wake_all(self) -> None:
         """The connection is over: wake every ping's sender (their pings stay unanswered)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +17,7 @@ from wsproto.events import Request
 from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError
 
+from . import _log
 from ._compat import (
     KnowsTLS,
     TaskSpawner,
@@ -40,12 +40,10 @@ from ._limits import (
     PING_TIMEOUT,
 )
 from ._rawsocket import RawSocketListener
-from ._settings import Compression, DeflateOptions, Settings
+from ._settings import Compression, DeflateOptions, Settings, endpoints
 from ._transport import AsyncioTCPListener, Restarter, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
-
-logger = logging.getLogger("wsproto.anyio")
 
 Handler = Callable[["WebSocketRequest"], Awaitable[None]]
 
@@ -94,10 +92,19 @@ class QuietTLSListener(TLSListener):
 
     @staticmethod
     async def handle_handshake_error(exc: BaseException, stream: AnyByteStream) -> None:
+        remote = _remote(stream)
         await aclose_forcefully(stream)
         if not isinstance(exc, Exception) or isinstance(exc, anyio.get_cancelled_exc_class()):
             raise exc
-        logger.debug("TLS handshake failed: %r", exc)
+        _log.tls_failed(remote, exc)
+
+
+def _remote(stream: AnyByteStream) -> Endpoint | str | None:
+    """The peer's address, or ``None`` if the socket no longer knows it (reset)."""
+    try:
+        return endpoints(stream)[1]
+    except OSError:
+        return None
 
 
 class WebSocketRequest:
@@ -108,10 +115,13 @@ class WebSocketRequest:
         connection: WebSocketConnection,
         event: Request,
         extensions_factory: Callable[[], list[Any]],
+        *,
+        log_id: int,
     ) -> None:
         self._connection = connection
         self._event = event
         self._extensions_factory = extensions_factory
+        self._log_id = log_id  # the connection's id in the logs
 
     @property
     def path(self) -> str:
@@ -151,17 +161,22 @@ class WebSocketRequest:
             ValueError: if ``subprotocol`` was not proposed by the client.
             ConnectionClosed: if the client went away meanwhile.
         """
+        connection = self._connection
         try:
-            await self._connection._accept(subprotocol, extra_headers, self._extensions_factory())
+            await connection._accept(subprotocol, extra_headers, self._extensions_factory())
         except LocalProtocolError as exc:
             raise ValueError(str(exc)) from None
-        return self._connection
+        logger = _log.server_logger
+        _log.handshake_accepted(logger, self._log_id, connection.remote, self.path, subprotocol)
+        return connection
 
     async def reject(
         self, status_code: int, *, extra_headers: Headers | None = None, body: bytes | None = None
     ) -> None:
         """Refuse the upgrade with an HTTP response, then close the connection."""
         await self._connection._reject(status_code, extra_headers, body)
+        remote = self._connection.remote
+        _log.handshake_rejected(_log.server_logger, self._log_id, remote, status_code)
 
 
 class WebSocketServer:
@@ -310,8 +325,7 @@ class WebSocketServer:
                 delay = ACCEPT_RETRY_DELAY  # a new streak
             last_failure = now
             if now - last_warning >= ACCEPT_WARNING_INTERVAL:
-                more = f" ({suppressed} more since the last warning)" if suppressed else ""
-                logger.warning("accept() failed: %s%s; retrying in %.2f s", error, more, delay)
+                _log.accept_failed(error, suppressed, delay)
                 last_warning = now
                 suppressed = 0
             else:
@@ -350,42 +364,52 @@ class WebSocketServer:
                     spawner.start_soon(connection._keepalive_once)
 
     async def _handle_stream(self, stream: ByteStream) -> None:
+        log_id = _log.new_id()
         try:
-            await self._serve_connection(stream)
-        except Exception:
+            await self._serve_connection(stream, log_id)
+        except Exception as exc:
             # Handler errors are dealt with inside; what is left is a bug,
             # logged: one broken connection must not take the server down.
-            logger.exception("WebSocket connection failed")
+            _log.connection_failed(log_id, _remote(stream), exc)
 
-    async def _serve_connection(self, stream: ByteStream) -> None:
+    async def _serve_connection(self, stream: ByteStream, log_id: int) -> None:
         assert self._task_group is not None
-        connection = self._settings.connection(stream, client=False)
+        connection = self._settings.connection(stream, client=False, log_id=log_id)
         # The connection's tasks run in the server's group, shielded from its
         # cancellation: cancelled, the handler closes with 1001, and the
         # reader must live on to see the client's answer (or the disconnect
         # timeout) instead of dropping TCP under the close frame.
         connection._start(self._task_group, shielded=True, restarter=self._restarter)
         try:
-            await self._run_handler(connection)
+            await self._run_handler(connection, log_id)
         finally:
             connection._stop_tasks()
 
-    async def _run_handler(self, connection: WebSocketConnection) -> None:
+    async def _run_handler(self, connection: WebSocketConnection, log_id: int) -> None:
         event: Request | None = None
+        remote = connection.remote
+        logger = _log.server_logger
         try:
-            with anyio.move_on_after(self._handshake_timeout):
+            with anyio.move_on_after(self._handshake_timeout) as waiting:
                 event = await connection._wait_request()
         except anyio.get_cancelled_exc_class():
             await connection._close(1001, "server shutting down")
             raise
         if event is None:
-            # Timed out, malformed, or gone: the reader answered what it could.
+            # Timed out, malformed, or gone: the reader answered what it could
+            # (and logs a malformed request; the end of the connection too).
+            if waiting.cancelled_caught:
+                detail = f"no upgrade request within {self._handshake_timeout} s"
+                _log.limit(logger, log_id, remote, "handshake_timeout", detail)
             await connection._close(1000, None)
             return
+        _log.request_received(log_id, remote, event.target)
         if self._max_connections is not None and len(self._connections) >= self._max_connections:
+            detail = f"{len(self._connections)} connections open"
+            _log.limit(logger, log_id, remote, "max_connections", detail, status=503)
             await connection._reject(503, [(b"Retry-After", b"1")], b"server at capacity\n")
             return
-        request = WebSocketRequest(connection, event, self._settings.extensions)
+        request = WebSocketRequest(connection, event, self._settings.extensions, log_id=log_id)
         self._connections.add(connection)
         try:
             await self._handler(request)
@@ -394,11 +418,12 @@ class WebSocketServer:
             raise
         except ConnectionClosed:
             pass  # the peer went away: nothing to report
-        except Exception:
-            logger.exception("WebSocket handler for %s raised", event.target)
+        except Exception as exc:
             if connection._handshake_decided():
+                _log.handler_failed(log_id, remote, event.target, exc, "closing with 1011")
                 await connection._close(1011, "internal error")
             else:
+                _log.handler_failed(log_id, remote, event.target, exc, "answering 500")
                 await connection._reject(500, None, b"internal server error\n")
             return
         finally:
@@ -534,7 +559,8 @@ async def wrap_server_stream(
         ping_timeout=ping_timeout,
         disconnect_timeout=disconnect_timeout,
     )
-    connection = settings.connection(as_byte_stream(stream), client=False)
+    log_id = _log.new_id()
+    connection = settings.connection(as_byte_stream(stream), client=False, log_id=log_id)
     connection._start(nursery)
     try:
         event = await connection._wait_request()
@@ -545,4 +571,5 @@ async def wrap_server_stream(
     if event is None:
         await connection._close(1000, None)
         raise ConnectionClosed(connection.closed)
-    return WebSocketRequest(connection, event, settings.extensions)
+    _log.request_received(log_id, connection.remote, event.target)
+    return WebSocketRequest(connection, event, settings.extensions, log_id=log_id)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from anyio import TypedAttributeProvider
 from anyio.abc import ByteStream, SocketAttribute
 from anyio.streams.tls import TLSAttribute
 
@@ -38,7 +39,9 @@ def make_extensions(compression: Compression, options: DeflateOptions | None) ->
     return [PerMessageDeflate(**dict(options or {}))]  # type: ignore[arg-type]
 
 
-def endpoints(stream: ByteStream) -> tuple[Endpoint | str | None, Endpoint | str | None]:
+def endpoints(
+    stream: TypedAttributeProvider,
+) -> tuple[Endpoint | str | None, Endpoint | str | None]:
     """The local and remote ends of a socket stream, if it is one."""
     is_ssl = stream.extra(TLSAttribute.ssl_object, None) is not None or (
         isinstance(stream, KnowsTLS) and stream.tls
@@ -83,12 +86,19 @@ class Settings:
         stream: ByteStream,
         *,
         client: bool,
+        log_id: int,
         host: str | None = None,
         path: str | None = None,
         subprotocols: list[str] | None = None,
         extra_headers: Headers | None = None,
     ) -> WebSocketConnection:
-        """A new (not yet started) connection over ``stream``."""
+        """A new (not yet started) connection over ``stream``.
+
+        ``log_id``: the connection's id in the logs (``_log.new_id()``), which
+        the caller's records about it carry too.
+        """
+        # TODO(issue 13): pass log_id=log_id to WebSocketConnection, once it
+        # takes it (a slot of its own), so that its own records carry it.
         local, remote = endpoints(stream)
         kind = ConnectionType.CLIENT if client else ConnectionType.SERVER
         return WebSocketConnection(

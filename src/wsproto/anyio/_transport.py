@@ -27,6 +27,9 @@ import anyio
 from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup
 from anyio.streams.tls import TLSAttribute
 
+from . import _log
+from ._errors import Endpoint
+
 __all__ = ["AsyncioStream", "AsyncioTCPListener", "Restarter", "connect", "on_asyncio"]
 
 #: Received bytes buffered before the transport stops reading. 256 KiB keeps a
@@ -495,8 +498,12 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
                     self._tls_handshake_timeout if self._ssl_context is not None else None
                 ),
             )
-        except (OSError, ssl.SSLError):
-            client.close()  # a failed TLS handshake concerns only this client
+        except OSError as exc:  # ssl.SSLError too
+            # A failed TLS handshake concerns only this client: DEBUG, as on
+            # other backends (see _server.QuietTLSListener).
+            if self._ssl_context is not None:
+                _log.tls_failed(_peer(client), exc)
+            client.close()
             return
         _no_delay(transport)
         assert isinstance(transport, asyncio.Transport)
@@ -518,3 +525,12 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
     def tls(self) -> bool:
         """Whether accepted connections use TLS."""
         return self._ssl_context is not None
+
+
+def _peer(client: socket.socket) -> Endpoint | None:
+    """A TCP client's address, or ``None`` if the socket no longer knows it (reset)."""
+    try:
+        address = client.getpeername()
+    except OSError:
+        return None
+    return Endpoint(str(address[0]), int(address[1]), True)
