@@ -223,7 +223,8 @@ def handler_failed(
         path = _path(target)
         text = "handler for %s raised %r; %s"
         args = (path, exc, outcome)
-        _emit(server_logger, ERROR, "handler_failed", conn_id, remote, text, *args, exc=exc)
+        event = "handler_failed"
+        _emit(server_logger, ERROR, event, conn_id, remote, text, *args, exc=exc, ws_path=path)
 
 
 def connection_failed(conn_id: int, remote: Peer, exc: BaseException) -> None:

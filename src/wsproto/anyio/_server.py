@@ -92,11 +92,12 @@ class QuietTLSListener(TLSListener):
 
     @staticmethod
     async def handle_handshake_error(exc: BaseException, stream: AnyByteStream) -> None:
-        remote = _remote(stream)
+        failed = isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class())
+        if failed:
+            _log.tls_failed(_remote(stream), exc)  # before the client can see the end
         await aclose_forcefully(stream)
-        if not isinstance(exc, Exception) or isinstance(exc, anyio.get_cancelled_exc_class()):
+        if not failed:
             raise exc
-        _log.tls_failed(remote, exc)
 
 
 def _remote(stream: AnyByteStream) -> Endpoint | str | None:

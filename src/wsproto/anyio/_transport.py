@@ -484,10 +484,12 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
         async with anyio.create_task_group() as own:
             group = task_group or own
             while True:
-                client, _ = await loop.sock_accept(raw)
-                group.start_soon(self._start, client, handler)
+                client, address = await loop.sock_accept(raw)
+                group.start_soon(self._start, client, address, handler)
 
-    async def _start(self, client: socket.socket, handler: Callable[[AsyncioStream], Any]) -> None:
+    async def _start(
+        self, client: socket.socket, address: Any, handler: Callable[[AsyncioStream], Any]
+    ) -> None:
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.connect_accepted_socket(
@@ -502,7 +504,7 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
             # A failed TLS handshake concerns only this client: DEBUG, as on
             # other backends (see _server.QuietTLSListener).
             if self._ssl_context is not None:
-                _log.tls_failed(_peer(client), exc)
+                _log.tls_failed(_peer(address), exc)
             client.close()
             return
         _no_delay(transport)
@@ -527,10 +529,8 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
         return self._ssl_context is not None
 
 
-def _peer(client: socket.socket) -> Endpoint | None:
-    """A TCP client's address, or ``None`` if the socket no longer knows it (reset)."""
-    try:
-        address = client.getpeername()
-    except OSError:
-        return None
-    return Endpoint(str(address[0]), int(address[1]), True)
+def _peer(address: Any) -> Endpoint | None:
+    """A TCP client's address as ``accept()`` gave it, as an Endpoint."""
+    if isinstance(address, tuple):
+        return Endpoint(str(address[0]), int(address[1]), True)
+    return None
