@@ -173,9 +173,8 @@ def test_the_loggers_are_named_for_the_layer() -> None:
     assert _log.handshake_logger(client=False).name == "wsproto.anyio.server"
     assert _log.connection_logger.name == "wsproto.anyio.connection"
     # Children of wsproto.anyio: configuring that one configures the three.
-    assert all(
-        logging.getLogger(name).parent is logging.getLogger("wsproto.anyio") for name in LOGGERS
-    )
+    parent = logging.getLogger("wsproto.anyio")
+    assert all(logging.getLogger(name).parent is parent for name in LOGGERS)
 
 
 # The opening handshake at DEBUG
