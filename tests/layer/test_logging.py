@@ -482,10 +482,12 @@ EVENTS: list[tuple[str, Callable[[Endpoint], None], str, int, str, dict[str, obj
     ),
     (
         "limit",
-        lambda peer: _log.limit(_log.connection_logger, 3, peer, "disconnect_timeout", "60 s"),
+        lambda peer: _log.limit(
+            _log.connection_logger, 3, peer, "disconnect_timeout", "over %s s (%d%%)", 60.0, 100
+        ),
         "wsproto.anyio.connection",
         logging.DEBUG,
-        "disconnect_timeout: 60 s",
+        "disconnect_timeout: over 60.0 s (100%)",
         {"ws_limit": "disconnect_timeout", "ws_close_code": None, "ws_status": None},
     ),
     (

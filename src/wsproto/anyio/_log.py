@@ -268,34 +268,37 @@ def limit(
     remote: Peer,
     name: str,
     detail: str,
-    *,
+    *args: object,
     close_code: int | None = None,
     status: int | None = None,
 ) -> None:
     """A limit fired: ``name`` is the setting's (``max_message_size``, ``ping_timeout`` ...).
 
-    On the logger of whoever enforces it. ``close_code``: the close code the
-    connection closes with; ``status``: the HTTP status a handshake was
-    refused with (the record's ``ws_close_code`` and ``ws_status``, ``None``
-    when not given).
+    On the logger of whoever enforces it. ``detail`` says what happened, a
+    %-format string for ``args`` (formatted only if the record is made), as
+    in ``limit(..., "no pong within %s s", ping_timeout, close_code=1011)``.
+    ``close_code``: the close code the connection closes with; ``status``:
+    the HTTP status a handshake was refused with (the record's
+    ``ws_close_code`` and ``ws_status``, ``None`` when not given).
     """
     if logger.isEnabledFor(DEBUG):
+        outcome: tuple[int, ...]
         if close_code is not None:
-            outcome = f"; closing with {close_code}"
+            text, outcome = "%s: " + detail + "; closing with %d", (close_code,)
         elif status is not None:
-            outcome = f"; answered {status}"
+            text, outcome = "%s: " + detail + "; answered %d", (status,)
         else:
-            outcome = ""
+            text, outcome = "%s: " + detail, ()
         _emit(
             logger,
             DEBUG,
             "limit",
             conn_id,
             remote,
-            "%s: %s%s",
+            text,
             name,
-            detail,
-            outcome,
+            *args,
+            *outcome,
             ws_limit=name,
             ws_close_code=close_code,
             ws_status=status,

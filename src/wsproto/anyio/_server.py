@@ -400,14 +400,16 @@ class WebSocketServer:
             # Timed out, malformed, or gone: the reader answered what it could
             # (and logs a malformed request; the end of the connection too).
             if waiting.cancelled_caught:
-                detail = f"no upgrade request within {self._handshake_timeout} s"
-                _log.limit(logger, log_id, remote, "handshake_timeout", detail)
+                detail = "no upgrade request within %s s"
+                timeout = self._handshake_timeout
+                _log.limit(logger, log_id, remote, "handshake_timeout", detail, timeout)
             await connection._close(1000, None)
             return
         _log.request_received(log_id, remote, event.target)
         if self._max_connections is not None and len(self._connections) >= self._max_connections:
-            detail = f"{len(self._connections)} connections open"
-            _log.limit(logger, log_id, remote, "max_connections", detail, status=503)
+            open_now = len(self._connections)
+            detail = "%d connections open"
+            _log.limit(logger, log_id, remote, "max_connections", detail, open_now, status=503)
             await connection._reject(503, [(b"Retry-After", b"1")], b"server at capacity\n")
             return
         request = WebSocketRequest(connection, event, self._settings.extensions, log_id=log_id)
