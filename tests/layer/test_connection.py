@@ -429,7 +429,7 @@ async def test_a_huge_message_nobody_takes_stops_the_reader(
 ) -> None:
     # The reader holds at most HANDOVER_SIZE of a message before handing it
     # over, so with the queue full it stops reading: the peer's writes stall.
-    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 65536)
+    monkeypatch.setattr("wsproto.anyio._engine.HANDOVER_SIZE", 65536)
     frame_size = 16384
     frames = 1024  # 16 MiB
     sent = 0
@@ -492,7 +492,7 @@ async def test_message_chunks_continue_what_a_cancelled_get_message_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Every read's share of a message is handed over at once, not in 1 MiB pieces.
-    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 1)
+    monkeypatch.setattr("wsproto.anyio._engine.HANDOVER_SIZE", 1)
     async with client_with_peer("memory") as (ws, peer, _):
         await peer.send(TextMessage("one ", message_finished=False), Ping(b"sync"))
         assert await peer.expect(Pong) == Pong(b"sync")  # the first piece is queued
@@ -878,7 +878,7 @@ async def test_messages_wait_in_order_for_room_in_a_full_queue_over_tcp(
 ) -> None:
     # A queue of one: a whole message and the pieces of a large one (handed
     # over every 16 KiB) wait for the consumer, in order, without loss.
-    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 16384)
+    monkeypatch.setattr("wsproto.anyio._engine.HANDOVER_SIZE", 16384)
     large = bytes(range(256)) * 4096  # 1 MiB
     async with client_with_peer("tcp", message_queue_size=1, max_message_size=None) as (
         ws,
@@ -916,7 +916,7 @@ async def test_an_error_in_the_reader_reaches_the_application(
             await peer.send(TextMessage("x"))
             await ws.get_message()
 
-    monkeypatch.setattr("wsproto.anyio._inbox.Inbox.add", broken_add)
+    monkeypatch.setattr("wsproto.anyio._engine.Engine._gather", broken_add)
     with pytest.raises(BaseExceptionGroup) as info:
         await receive_one()
     matched, _ = info.value.split(RuntimeError)

@@ -21,6 +21,10 @@ LAYER = Path(wsproto.anyio.__file__).parent
 TIERS: list[set[str]] = [
     {"_limits", "_errors", "_sync", "_malloc", "_compat"},
     {"_fastpath", "_handshake", "_inbox", "_pings", "_rawsocket", "_transport"},
+    {"_engine"},
+    {"_writer"},
+    {"_closing"},
+    {"_opening", "_reader", "_keepalive"},
     {"_connection"},
     {"_settings"},
     {"_client", "_server"},

@@ -312,7 +312,7 @@ async def _wrap_client(
         await connection._open_client()
     except BaseException:
         # Rejected, failed or cancelled: nobody will ever close this connection.
-        await connection._close(1006, None)
+        await connection._close_orderly(1006, None)
         raise
     return connection
 
@@ -448,7 +448,7 @@ async def _open(
                     error = exc
                 finally:
                     with anyio.CancelScope(shield=True):
-                        closed_in_time = await connection._close(1000, None)
+                        closed_in_time = await connection._close_orderly(1000, None)
             finally:
                 tasks_scope.cancel()
     except BaseExceptionGroup as group_error:

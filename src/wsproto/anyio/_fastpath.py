@@ -75,3 +75,7 @@ class FastStream(Protocol):
     def close_nowait(self) -> None:
         """Close the stream now."""
         ...
+
+    def abort(self) -> None:
+        """Close the stream now, dropping the bytes not sent yet."""
+        ...

@@ -415,6 +415,12 @@ class AsyncioStream(ByteStream):
         self._protocol._wake_reader()
         self._protocol._wake_writer()
 
+    def abort(self) -> None:
+        """Close the transport now, dropping what it has not sent (a write was cut short)."""
+        if not self._closed:
+            self._transport.abort()
+        self.close_nowait()
+
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
         transport = self._transport
