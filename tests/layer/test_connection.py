@@ -1016,6 +1016,35 @@ async def test_keepalive_with_an_answering_peer_stays_open_and_measures_latency(
         assert await peer.receive_message() == ("still open", 1)
 
 
+@both_transports
+async def test_keepalive_does_not_blame_the_peer_while_the_application_is_behind(
+    transport: Transport,
+) -> None:
+    # With the inbox full the client reads nothing, so the pongs wait unread
+    # behind the messages: that is no reason to fail the connection (1011).
+    async with client_with_peer(
+        transport, ping_interval=0.05, ping_timeout=0.1, message_queue_size=1
+    ) as (ws, peer, _):
+
+        async def answer_pings() -> None:
+            while True:
+                event = await peer.next_event()
+                if isinstance(event, Ping):
+                    await peer.send(event.response())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(answer_pings)
+            await peer.send(*(TextMessage(f"m{i}") for i in range(5)))
+            await anyio.sleep(1)  # ten ping timeouts, without reading
+            assert ws.closed is None
+            assert [await ws.get_message() for _ in range(5)] == [f"m{i}" for i in range(5)]
+            with anyio.fail_after(5):
+                while ws.latency is None:  # the pongs are read now
+                    await anyio.sleep(0.01)
+            assert ws.closed is None
+            group.cancel_scope.cancel()
+
+
 async def test_keepalive_against_our_server() -> None:
     async with (
         running_server(echo, ping_interval=None) as server,

@@ -339,9 +339,12 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         Waits at most ``disconnect_timeout``, shielded from cancellation, so
         leaving a cancelled task group never hangs. Idempotent: closing a
         closed connection does nothing. Messages not yet received are
-        discarded.
+        discarded. Like every async method it is a checkpoint: in a cancelled
+        scope it closes all the same, then raises the cancellation (as trio's
+        streams do).
         """
         await self._close_orderly(code, reason)
+        await checkpoint()
 
     async def __aenter__(self) -> WebSocketConnection:
         return self

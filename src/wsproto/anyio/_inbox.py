@@ -73,6 +73,8 @@ class Inbox:
         self._done = False
         self._lock = Mutex()
         self._chunk_consumer = False  # chunks() is running
+        #: The reader waits for room: the consumer is behind, nothing is read.
+        self.backed_up = False
         # The pieces of a message taken so far by get_message().
         self._partial: list[str | bytes] = []
         self._abandoned = False  # chunks() stopped mid-message: drop the rest
@@ -209,11 +211,14 @@ class Inbox:
             self._send_items.send_nowait(item)
             self.wake_consumer()
         except anyio.WouldBlock:
+            self.backed_up = True
             try:
                 await self._send_items.send(item)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._undelivered -= 1
                 return
+            finally:
+                self.backed_up = False
             # (Cancelled, it may or may not have been taken: the count stays
             # high, which costs a receive_nowait() that finds nothing.)
             # The item may have gone into the buffer rather than to a

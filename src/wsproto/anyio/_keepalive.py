@@ -9,9 +9,10 @@ due is the engine's decision.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import anyio
+
+from wsproto.events import Ping
 
 from ._closing import Closing
 from ._errors import ConnectionClosed
@@ -26,10 +27,6 @@ class Keepalive(Closing):
 
     _ping_interval: float | None
     _ping_timeout: float | None
-
-    if TYPE_CHECKING:  # in _connection.py
-
-        async def ping(self, payload: bytes | None = None) -> None: ...
 
     async def _keepalive(self) -> None:
         """A client's keepalive task."""
@@ -50,18 +47,36 @@ class Keepalive(Closing):
         return True
 
     async def _keepalive_once(self) -> None:
-        """One keepalive ping: closes the connection with 1011 if its pong does not come."""
+        """One keepalive ping: closes the connection with 1011 if its pong does not come.
+
+        The time without an answer counts only while the connection reads:
+        when the application is behind and the inbox is full, nothing is read,
+        and the pong may be waiting, unread, behind the messages. Blaming the
+        peer for that would fail a healthy connection (and drop what was
+        queued) because of our own consumer.
+        """
         assert self._ping_interval is not None
         engine = self._engine
         engine.keepalive_busy = True
+        pings = engine.pings
+        payload = pings.new_payload()
+        answered = anyio.Event()
+        pings.start(payload, answered, time.monotonic())
         try:
-            with anyio.fail_after(self._ping_timeout):
-                await self.ping()
+            await self._send(Ping(payload))
+            while True:
+                with anyio.move_on_after(self._ping_timeout):
+                    await answered.wait()
+                if answered.is_set() or self._engine.close_reason is not None:
+                    return
+                if not self._inbox.backed_up:
+                    # A peer that stops answering is gone (RFC 6455 §5.5.2
+                    # asks it to answer).
+                    await self._fail_connection(1011, "keepalive ping timeout")
+                    return
         except ConnectionClosed:
             pass
-        except TimeoutError:
-            # A peer that stops answering is gone (RFC 6455 §5.5.2 asks it to answer).
-            await self._fail_connection(1011, "keepalive ping timeout")
         finally:
+            pings.forget(payload)
             engine.keepalive_busy = False
             engine.keepalive_next = time.monotonic() + self._ping_interval
