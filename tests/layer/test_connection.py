@@ -429,7 +429,7 @@ async def test_a_huge_message_nobody_takes_stops_the_reader(
 ) -> None:
     # The reader holds at most HANDOVER_SIZE of a message before handing it
     # over, so with the queue full it stops reading: the peer's writes stall.
-    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 65536)
+    monkeypatch.setattr("wsproto.anyio._engine.HANDOVER_SIZE", 65536)
     frame_size = 16384
     frames = 1024  # 16 MiB
     sent = 0
@@ -492,7 +492,7 @@ async def test_message_chunks_continue_what_a_cancelled_get_message_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Every read's share of a message is handed over at once, not in 1 MiB pieces.
-    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 1)
+    monkeypatch.setattr("wsproto.anyio._engine.HANDOVER_SIZE", 1)
     async with client_with_peer("memory") as (ws, peer, _):
         await peer.send(TextMessage("one ", message_finished=False), Ping(b"sync"))
         assert await peer.expect(Pong) == Pong(b"sync")  # the first piece is queued
@@ -878,7 +878,7 @@ async def test_messages_wait_in_order_for_room_in_a_full_queue_over_tcp(
 ) -> None:
     # A queue of one: a whole message and the pieces of a large one (handed
     # over every 16 KiB) wait for the consumer, in order, without loss.
-    monkeypatch.setattr("wsproto.anyio._inbox.HANDOVER_SIZE", 16384)
+    monkeypatch.setattr("wsproto.anyio._engine.HANDOVER_SIZE", 16384)
     large = bytes(range(256)) * 4096  # 1 MiB
     async with client_with_peer("tcp", message_queue_size=1, max_message_size=None) as (
         ws,
@@ -916,7 +916,7 @@ async def test_an_error_in_the_reader_reaches_the_application(
             await peer.send(TextMessage("x"))
             await ws.get_message()
 
-    monkeypatch.setattr("wsproto.anyio._inbox.Inbox.add", broken_add)
+    monkeypatch.setattr("wsproto.anyio._engine.Engine._gather", broken_add)
     with pytest.raises(BaseExceptionGroup) as info:
         await receive_one()
     matched, _ = info.value.split(RuntimeError)
@@ -1014,6 +1014,35 @@ async def test_keepalive_with_an_answering_peer_stays_open_and_measures_latency(
         assert ws.closed is None
         await ws.send_message("still open")
         assert await peer.receive_message() == ("still open", 1)
+
+
+@both_transports
+async def test_keepalive_does_not_blame_the_peer_while_the_application_is_behind(
+    transport: Transport,
+) -> None:
+    # With the inbox full the client reads nothing, so the pongs wait unread
+    # behind the messages: that is no reason to fail the connection (1011).
+    async with client_with_peer(
+        transport, ping_interval=0.05, ping_timeout=0.1, message_queue_size=1
+    ) as (ws, peer, _):
+
+        async def answer_pings() -> None:
+            while True:
+                event = await peer.next_event()
+                if isinstance(event, Ping):
+                    await peer.send(event.response())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(answer_pings)
+            await peer.send(*(TextMessage(f"m{i}") for i in range(5)))
+            await anyio.sleep(1)  # ten ping timeouts, without reading
+            assert ws.closed is None
+            assert [await ws.get_message() for _ in range(5)] == [f"m{i}" for i in range(5)]
+            with anyio.fail_after(5):
+                while ws.latency is None:  # the pongs are read now
+                    await anyio.sleep(0.01)
+            assert ws.closed is None
+            group.cancel_scope.cancel()
 
 
 async def test_keepalive_against_our_server() -> None:

@@ -19,8 +19,12 @@ LAYER = Path(wsproto.anyio.__file__).parent
 
 #: Lower tiers first. A module may import the layer modules of the tiers before its own.
 TIERS: list[set[str]] = [
-    {"_limits", "_errors", "_sync", "_malloc", "_compat", "_log"},
+    {"_limits", "_errors", "_sync", "_malloc", "_compat", "_asyncio_protocol", "_log"},
     {"_fastpath", "_handshake", "_inbox", "_pings", "_rawsocket", "_transport"},
+    {"_engine"},
+    {"_writer"},
+    {"_closing"},
+    {"_opening", "_reader", "_keepalive"},
     {"_connection"},
     {"_settings"},
     {"_client", "_server"},
@@ -33,7 +37,7 @@ TIERS: list[set[str]] = [
     {"_cli"},
 ]
 #: The only modules that may import an event loop library directly.
-MAY_IMPORT_ASYNCIO = {"_transport"}
+MAY_IMPORT_ASYNCIO = {"_transport", "_asyncio_protocol"}
 PUBLIC_CORE = {
     "wsproto",
     "wsproto.connection",

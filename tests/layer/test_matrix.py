@@ -156,7 +156,10 @@ async def server_shutdown_says_going_away(t: Transport) -> None:
 
 @scenario()
 async def every_call_is_a_checkpoint(t: Transport) -> None:
-    """In a cancelled scope, get_message/send_message/ping/pong raise and do nothing."""
+    """In a cancelled scope, get_message/send_message/ping/pong raise and do nothing.
+
+    aclose() closes all the same, then raises.
+    """
     synced = anyio.Event()
     outcomes: list[object] = []
 
@@ -190,6 +193,13 @@ async def every_call_is_a_checkpoint(t: Transport) -> None:
             await ws.ping()
         assert scope.cancelled_caught
         await ws.send_message("end")
+        # aclose() too, but it closes first: a cancelled close still closes.
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await ws.aclose()
+        assert scope.cancelled_caught
+        assert ws.closed is not None
+        assert ws.closed.code == 1000
 
 
 @scenario()

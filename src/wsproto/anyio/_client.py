@@ -330,7 +330,7 @@ async def _wrap_client(
         elif isinstance(exc, Exception):
             # A HandshakeError's cause is the core's error, which says what was wrong.
             _log.handshake_failed(_log.client_logger, log_id, remote, exc.__cause__ or exc)
-        await connection._close(1006, None)
+        await connection._close_orderly(1006, None)
         raise
     _log.handshake_accepted(_log.client_logger, log_id, remote, resource, connection.subprotocol)
     return connection
@@ -467,7 +467,7 @@ async def _open(
                     error = exc
                 finally:
                     with anyio.CancelScope(shield=True):
-                        closed_in_time = await connection._close(1000, None)
+                        closed_in_time = await connection._close_orderly(1000, None)
             finally:
                 tasks_scope.cancel()
     except BaseExceptionGroup as group_error:

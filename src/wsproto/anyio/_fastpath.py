@@ -25,7 +25,7 @@ __all__ = ["FastStream", "Restarts"]
 
 
 class Restarts(Protocol):
-    """Starts tasks on behalf of callbacks, which cannot (see ``_transport.Restarter``)."""
+    """Starts tasks on behalf of callbacks, which cannot (see ``_asyncio_protocol.Restarter``)."""
 
     def request(self, start: Callable[[], object]) -> None:
         """Have ``start()`` called soon from a task; safe to call in a callback."""
@@ -74,4 +74,8 @@ class FastStream(Protocol):
 
     def close_nowait(self) -> None:
         """Close the stream now."""
+        ...
+
+    def abort(self) -> None:
+        """Close the stream now, dropping the bytes not sent yet."""
         ...

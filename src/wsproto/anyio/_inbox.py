@@ -1,14 +1,14 @@
 """The inbox: received messages on their way from the reader task to the application.
 
-The reader gathers the pieces of each message (:meth:`Inbox.add`) and hands
-finished messages over through a bounded memory-object stream
+The engine gathers the pieces of each message (``_engine.py``); the reader
+hands them over through a bounded memory-object stream
 (:meth:`Inbox.deliver`); when the stream is full the reader waits, stops
 reading, and a slow consumer slows the peer down through TCP instead of
 growing memory.
 
 A message that arrives whole in one read goes over as ``str``/``bytes``. One
 spread over several reads is gathered and goes over whole, or, while
-:meth:`Inbox.chunks` runs or once ``HANDOVER_SIZE`` is gathered, as
+:meth:`Inbox.chunks` runs or once ``_engine.HANDOVER_SIZE`` is gathered, as
 :class:`Fragment` s, which :meth:`Inbox.get_message` reassembles and
 :meth:`Inbox.chunks` hands over one by one.
 """
@@ -16,19 +16,12 @@ spread over several reads is gathered and goes over whole, or, while
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
 
 import anyio
 
-from wsproto.events import Message, TextMessage
-
 from ._sync import Mutex, Waiter
 
-__all__ = ["HANDOVER_SIZE", "Fragment", "Inbox", "TooManyFragments"]
-
-#: A message arriving over several reads is handed to get_message() in pieces
-#: of about this size (chunks() gets each read's share at once).
-HANDOVER_SIZE = 1024 * 1024
+__all__ = ["Fragment", "Inbox", "Item"]
 
 
 class Fragment:
@@ -44,10 +37,6 @@ class Fragment:
 Item = str | bytes | Fragment
 
 
-class TooManyFragments(Exception):
-    """A message came in more frames than ``max_fragments``."""
-
-
 class Inbox:
     """Received messages between one producer (the reader) and the application.
 
@@ -60,13 +49,11 @@ class Inbox:
     def __init__(
         self,
         size: int,
-        max_fragments: int | None,
         ended: Callable[[], BaseException],
         call_on_data: Callable[[Callable[[], object]], None] | None,
         new_waiter: Callable[[], Waiter] | None = None,
     ) -> None:
         self._send_items, self._items = anyio.create_memory_object_stream[Item](size)
-        self._max_fragments = max_fragments
         self._ended = ended
         self._call_on_data = call_on_data
         # The consumer waits for the next item on an event the reader sets,
@@ -85,13 +72,10 @@ class Inbox:
         self._undelivered = 0
         self._done = False
         self._lock = Mutex()
-        # The reader's side of the message in progress...
-        self._parts: list[str | bytes] = []
-        self._parts_size = 0
-        self._frames = 0
-        self._streaming = False  # part of it went over already
         self._chunk_consumer = False  # chunks() is running
-        # ...and the consumer's.
+        #: The reader waits for room: the consumer is behind, nothing is read.
+        self.backed_up = False
+        # The pieces of a message taken so far by get_message().
         self._partial: list[str | bytes] = []
         self._abandoned = False  # chunks() stopped mid-message: drop the rest
 
@@ -205,50 +189,6 @@ class Inbox:
 
     # The reader's side
 
-    def add(self, event: Message[Any]) -> Item | None:
-        """Take a received piece of a message; return what to deliver now, if anything.
-
-        Raises:
-            TooManyFragments: past ``max_fragments`` frames (the message is dropped).
-        """
-        parts = self._parts
-        data: str | bytes = event.data
-        if event.message_finished and not parts and not self._streaming:
-            return data
-        parts.append(data)
-        self._parts_size += len(data)
-        if event.frame_finished and self._max_fragments is not None:
-            self._frames += 1
-            if self._frames > self._max_fragments:
-                parts.clear()
-                self._parts_size = 0
-                raise TooManyFragments
-        if not event.message_finished:
-            return None
-        data = "".join(parts) if type(event) is TextMessage else b"".join(parts)  # type: ignore[arg-type]
-        parts.clear()
-        self._parts_size = 0
-        self._frames = 0
-        if self._streaming:
-            self._streaming = False
-            return Fragment(data, True)
-        return data
-
-    def take_unfinished(self) -> Fragment | None:
-        """After a read: the gathered part of an unfinished message, if it should go over now.
-
-        It should when chunks() waits for it, or once HANDOVER_SIZE has
-        gathered (each handover costs a task switch, or several).
-        """
-        parts = self._parts
-        if not parts or not (self._chunk_consumer or self._parts_size >= HANDOVER_SIZE):
-            return None
-        data = "".join(parts) if isinstance(parts[0], str) else b"".join(parts)  # type: ignore[arg-type]
-        parts.clear()
-        self._parts_size = 0
-        self._streaming = True
-        return Fragment(data, False)
-
     def deliver_nowait(self, item: Item) -> bool:
         """Queue ``item`` if there is room; False if the queue is full (then :meth:`deliver` it)."""
         try:
@@ -271,11 +211,14 @@ class Inbox:
             self._send_items.send_nowait(item)
             self.wake_consumer()
         except anyio.WouldBlock:
+            self.backed_up = True
             try:
                 await self._send_items.send(item)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._undelivered -= 1
                 return
+            finally:
+                self.backed_up = False
             # (Cancelled, it may or may not have been taken: the count stays
             # high, which costs a receive_nowait() that finds nothing.)
             # The item may have gone into the buffer rather than to a
@@ -304,6 +247,11 @@ class Inbox:
     def queued(self) -> int:
         """How many items wait in the queue."""
         return self._items.statistics().current_buffer_used
+
+    @property
+    def chunks_wanted(self) -> bool:
+        """Whether chunks() runs, so pieces of a message should go over as they come."""
+        return self._chunk_consumer
 
     @property
     def consumer_waiting(self) -> bool:

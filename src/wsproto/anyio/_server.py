@@ -360,8 +360,7 @@ class WebSocketServer:
             await anyio.sleep(interval / 4)
             now = time.monotonic()
             for connection in list(self._connections):
-                if connection._keepalive_due(now):
-                    connection._keepalive_busy = True
+                if connection._keepalive_claim(now):
                     spawner.start_soon(connection._keepalive_once)
 
     async def _handle_stream(self, stream: ByteStream) -> None:
@@ -394,7 +393,7 @@ class WebSocketServer:
             with anyio.move_on_after(self._handshake_timeout) as waiting:
                 event = await connection._wait_request()
         except anyio.get_cancelled_exc_class():
-            await connection._close(1001, "server shutting down")
+            await connection._close_orderly(1001, "server shutting down")
             raise
         if event is None:
             # Timed out, malformed, or gone: the reader answered what it could
@@ -403,7 +402,7 @@ class WebSocketServer:
                 detail = "no upgrade request within %s s"
                 timeout = self._handshake_timeout
                 _log.limit(logger, log_id, remote, "handshake_timeout", detail, timeout)
-            await connection._close(1000, None)
+            await connection._close_orderly(1000, None)
             return
         _log.request_received(log_id, remote, event.target)
         if self._max_connections is not None and len(self._connections) >= self._max_connections:
@@ -417,21 +416,21 @@ class WebSocketServer:
         try:
             await self._handler(request)
         except anyio.get_cancelled_exc_class():
-            await connection._close(1001, "server shutting down")
+            await connection._close_orderly(1001, "server shutting down")
             raise
         except ConnectionClosed:
             pass  # the peer went away: nothing to report
         except Exception as exc:
             if connection._handshake_decided():
                 _log.handler_failed(log_id, remote, event.target, exc, "closing with 1011")
-                await connection._close(1011, "internal error")
+                await connection._close_orderly(1011, "internal error")
             else:
                 _log.handler_failed(log_id, remote, event.target, exc, "answering 500")
                 await connection._reject(500, None, b"internal server error\n")
             return
         finally:
             self._connections.discard(connection)
-        await connection._close(1000, None)
+        await connection._close_orderly(1000, None)
 
 
 async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
@@ -569,10 +568,10 @@ async def wrap_server_stream(
         event = await connection._wait_request()
     except BaseException:
         # Cancelled while waiting: nobody will ever close this connection.
-        await connection._close(1006, None)
+        await connection._close_orderly(1006, None)
         raise
     if event is None:
-        await connection._close(1000, None)
+        await connection._close_orderly(1000, None)
         raise ConnectionClosed(connection.closed)
     _log.request_received(log_id, connection.remote, event.target)
     return WebSocketRequest(connection, event, settings.extensions, log_id=log_id)
