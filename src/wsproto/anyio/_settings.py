@@ -97,8 +97,9 @@ class Settings:
         ``log_id``: the connection's id in the logs (``_log.new_id()``), which
         the caller's records about it carry too.
         """
-        # TODO(issue 13): pass log_id=log_id to WebSocketConnection, once it
-        # takes it (a slot of its own), so that its own records carry it.
+        # TODO(issue 13): pass log_id=log_id to WebSocketConnection once it
+        # takes it (for its engine), so that the connection's own records
+        # (wsproto.anyio.connection) carry the id too.
         local, remote = endpoints(stream)
         kind = ConnectionType.CLIENT if client else ConnectionType.SERVER
         return WebSocketConnection(
