@@ -21,6 +21,7 @@ import anyio
 
 from wsproto.events import CloseConnection
 
+from . import _log
 from ._errors import ConnectionClosed
 from ._inbox import Inbox
 from ._sync import Flag
@@ -71,6 +72,15 @@ class Closing(Writing):
                 # handshake there is nothing to wait for.
                 if not engine.connecting:
                     await self._reader_done.wait()
+            if scope.cancelled_caught:
+                _log.limit(
+                    _log.connection_logger,
+                    engine.log_id,
+                    self._engine.remote,
+                    "disconnect_timeout",
+                    "the closing handshake took longer than %s s",
+                    self._disconnect_timeout,
+                )
             await self._teardown()
         return not scope.cancelled_caught
 

@@ -35,6 +35,7 @@ from wsproto.events import BytesMessage, Ping, Pong, TextMessage
 from wsproto.extensions import Extension
 from wsproto.typing import Headers
 
+from . import _log
 from ._compat import TaskSpawner
 from ._engine import Engine
 from ._errors import CloseReason, ConnectionClosed, Endpoint
@@ -79,7 +80,6 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         "_ping_timeout",
         "_reader_done",
         "_receive_size",
-        "_remote",
         "_restarter",
         "_send_lock",
         "_spawner",
@@ -104,6 +104,7 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         disconnect_timeout: float = 60,
         local: Endpoint | str | None = None,
         remote: Endpoint | str | None = None,
+        log_id: int = 0,
     ) -> None:
         prime_allocator()
         self._stream = stream
@@ -119,6 +120,8 @@ class WebSocketConnection(Reading, Opening, Keepalive):
             ),
             path=path,
             max_fragments=max_fragments,
+            log_id=log_id,
+            remote=remote,
         )
         self._inbox = Inbox(
             message_queue_size,
@@ -133,7 +136,6 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         self._ping_timeout = ping_timeout
         self._disconnect_timeout = disconnect_timeout
         self._local = local
-        self._remote = remote
         # Writers take _send_lock per write; a message being sent holds
         # _message_lock throughout, so pings can still go out between fragments.
         self._send_lock = Mutex()
@@ -171,7 +173,7 @@ class WebSocketConnection(Reading, Opening, Keepalive):
     @property
     def remote(self) -> Endpoint | str | None:
         """The remote end, an :class:`~wsproto.anyio.Endpoint` (or a Unix socket path)."""
-        return self._remote
+        return self._engine.remote
 
     @property
     def path(self) -> str | None:
@@ -314,6 +316,7 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         pings.start(payload, answered, time.monotonic())
         try:
             await self._send(Ping(payload))
+            _log.ping_sent(self._engine.log_id, self._engine.remote, payload)
             await answered.wait()
             if pings.in_flight(payload):
                 # A pong takes its ping (and earlier ones) out; this one was

@@ -39,7 +39,8 @@ from wsproto.extensions import Extension
 from wsproto.typing import Headers
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from ._errors import CloseReason, ConnectionClosed
+from . import _log
+from ._errors import CloseReason, ConnectionClosed, Endpoint
 from ._handshake import Handshake
 from ._inbox import Fragment, Item
 from ._pings import Pings
@@ -84,6 +85,7 @@ class Engine:
     __slots__ = (
         "_clock",
         "_discarding",
+        "_ended",
         "_events",
         "_frames",
         "_max_fragments",
@@ -95,8 +97,10 @@ class Engine:
         "handshake_headers",
         "keepalive_busy",
         "keepalive_next",
+        "log_id",
         "path",
         "pings",
+        "remote",
         "subprotocol",
         "ws",
     )
@@ -109,8 +113,14 @@ class Engine:
         path: str | None,
         max_fragments: int | None,
         clock: Callable[[], float] = time.monotonic,
+        log_id: int = 0,
+        remote: Endpoint | str | None = None,
     ) -> None:
         self.ws = ws
+        #: Who the connection's records name (see _log.py).
+        self.log_id = log_id
+        self.remote = remote
+        self._ended = False
         #: Until the connection is open; then dropped (see _handshake.py).
         self.handshake: Handshake | None = handshake
         #: The request target: the client's own, or the one a server received.
@@ -174,13 +184,16 @@ class Engine:
                     return item
             elif cls is Ping:
                 assert isinstance(event, Ping)
+                _log.ping_received(self.log_id, self.remote, event.payload)
                 if ws.state is _OPEN:
                     out.append(ws.send(event.response()))
             elif cls is Pong:
                 assert isinstance(event, Pong)
-                self.pings.answer(event.payload, self._clock())
+                latency = self.pings.answer(event.payload, self._clock())
+                _log.pong_received(self.log_id, self.remote, event.payload, latency)
             elif cls is CloseConnection:
                 assert isinstance(event, CloseConnection)
+                self._log_close(event)
                 if ws.state is not _OPEN:
                     # A close frame: the peer's word counts from now on, so
                     # a send refused from here on reports it (not 1006). A
@@ -223,6 +236,15 @@ class Engine:
         if event.frame_finished and self._max_fragments is not None:
             self._frames += 1
             if self._frames > self._max_fragments:
+                _log.limit(
+                    _log.connection_logger,
+                    self.log_id,
+                    self.remote,
+                    "max_fragments",
+                    "more than %d frames in one message",
+                    self._max_fragments,
+                    close_code=1009,
+                )
                 parts.clear()
                 self._parts_size = 0
                 return self.fail(1009, "too many fragments in one message")
@@ -265,6 +287,19 @@ class Engine:
         """The peer broke the opening handshake; the answer to send (a server's 400), if any."""
         if self.handshake is not None:
             self.handshake.failed(exc)
+        if not self.ws.client:  # a client's caller gets the error (and _client logs it)
+            hint = exc.event_hint
+            if isinstance(hint, RejectConnection) and hint.status_code == 431:
+                _log.limit(
+                    _log.server_logger,
+                    self.log_id,
+                    self.remote,
+                    "handshake_size",
+                    "the opening handshake is over its size limit",
+                    status=431,
+                )
+            else:
+                _log.handshake_failed(_log.server_logger, self.log_id, self.remote, exc)
         if exc.event_hint is None or self.ws.client:
             return None
         try:
@@ -318,9 +353,11 @@ class Engine:
     def close_frame(self, event: CloseConnection) -> bytes | None:
         """The bytes of a close frame, or ``None`` if one went out already."""
         try:
-            return self.ws.send(event)
+            frame = self.ws.send(event)
         except LocalProtocolError:
             return None
+        _log.close_sent(self.log_id, self.remote, event.code, event.reason)
+        return frame
 
     # Closing
 
@@ -384,7 +421,30 @@ class Engine:
         """The transport is gone: the connection is over (1006 unless the reason is known)."""
         if self.close_reason is None:
             self.close_reason = CloseReason(1006, None)
+        if not self._ended:  # once: the teardown and the reader's end both come here
+            self._ended = True
+            reason = self.close_reason
+            _log.closed(self.log_id, self.remote, reason.code, reason.reason)
         return self.close_reason
+
+    def _log_close(self, event: CloseConnection) -> None:
+        if self.ws.state is _OPEN:
+            # The core failed the connection: the peer broke the protocol, or
+            # a message grew past max_message_size (the core's only 1009).
+            if event.code == 1009:
+                _log.limit(
+                    _log.connection_logger,
+                    self.log_id,
+                    self.remote,
+                    "max_message_size",
+                    "%s",
+                    event.reason,
+                    close_code=1009,
+                )
+            else:
+                _log.protocol_error(self.log_id, self.remote, event.code, event.reason)
+        elif event.code != 1006:  # 1006: the transport ended, never a frame's code
+            _log.close_received(self.log_id, self.remote, event.code, event.reason)
 
     # Keepalive
 

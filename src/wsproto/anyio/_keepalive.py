@@ -14,6 +14,7 @@ import anyio
 
 from wsproto.events import Ping
 
+from . import _log
 from ._closing import Closing
 from ._errors import ConnectionClosed
 
@@ -64,6 +65,7 @@ class Keepalive(Closing):
         pings.start(payload, answered, time.monotonic())
         try:
             await self._send(Ping(payload))
+            _log.ping_sent(engine.log_id, self._engine.remote, payload)
             while True:
                 with anyio.move_on_after(self._ping_timeout):
                     await answered.wait()
@@ -72,6 +74,15 @@ class Keepalive(Closing):
                 if not self._inbox.backed_up:
                     # A peer that stops answering is gone (RFC 6455 §5.5.2
                     # asks it to answer).
+                    _log.limit(
+                        _log.connection_logger,
+                        engine.log_id,
+                        self._engine.remote,
+                        "ping_timeout",
+                        "no pong within %s s",
+                        self._ping_timeout,
+                        close_code=1011,
+                    )
                     await self._fail_connection(1011, "keepalive ping timeout")
                     return
         except ConnectionClosed:

@@ -19,7 +19,6 @@ and what needs a task is done by the same coroutine (:meth:`Reading._act`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -28,17 +27,16 @@ import anyio
 from wsproto.events import AcceptConnection, CloseConnection, Request
 from wsproto.utilities import RemoteProtocolError
 
+from . import _log
 from ._closing import Closing
 from ._compat import TaskSpawner
 from ._engine import REJECTED, Failure, Step
-from ._errors import ConnectionClosed
+from ._errors import ConnectionClosed, Endpoint
 from ._fastpath import Restarts
 from ._inbox import Fragment
 from ._writer import ABORTED
 
 __all__ = ["Reading"]
-
-logger = logging.getLogger("wsproto.anyio")
 
 
 class Reading(Closing):
@@ -215,6 +213,8 @@ class Reading(Closing):
             _run_contained,
             self._reader_scope,
             self._reader,
+            self._engine.log_id,
+            self._engine.remote,
             name=f"wsproto reader {self._engine.path}",
         )
 
@@ -250,9 +250,14 @@ async def _reraise(exc: Exception) -> bool:
     raise exc
 
 
-async def _run_contained(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
+async def _run_contained(
+    scope: anyio.CancelScope,
+    task: Callable[[], Awaitable[None]],
+    log_id: int,
+    remote: Endpoint | str | None,
+) -> None:
     with scope:
         try:
             await task()
-        except Exception:
-            logger.exception("WebSocket connection task %s failed", task.__name__)
+        except Exception as exc:
+            _log.task_failed(log_id, remote, exc)

@@ -97,9 +97,6 @@ class Settings:
         ``log_id``: the connection's id in the logs (``_log.new_id()``), which
         the caller's records about it carry too.
         """
-        # TODO(issue 13): pass log_id=log_id to WebSocketConnection once it
-        # takes it (for its engine), so that the connection's own records
-        # (wsproto.anyio.connection) carry the id too.
         local, remote = endpoints(stream)
         kind = ConnectionType.CLIENT if client else ConnectionType.SERVER
         return WebSocketConnection(
@@ -118,4 +115,5 @@ class Settings:
             disconnect_timeout=self.disconnect_timeout,
             local=local,
             remote=remote,
+            log_id=log_id,
         )
