@@ -16,6 +16,7 @@ It also gathers the pieces of a message that arrives over several reads (see
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -205,8 +206,10 @@ class Engine:
                 assert isinstance(event, Request | AcceptConnection)
                 self._opened(event)
                 return event
-            elif self._rejection(event):
-                return REJECTED
+            else:
+                assert self.handshake is not None  # a rejection comes before the connection is open
+                if self.handshake.add_rejection(event):
+                    return REJECTED
         self._events = None
         return None
 
@@ -236,15 +239,8 @@ class Engine:
         if event.frame_finished and self._max_fragments is not None:
             self._frames += 1
             if self._frames > self._max_fragments:
-                _log.limit(
-                    _log.connection_logger,
-                    self.log_id,
-                    self.remote,
-                    "max_fragments",
-                    "more than %d frames in one message",
-                    self._max_fragments,
-                    close_code=1009,
-                )
+                detail = "more than %d frames in one message"
+                self._limit(_log.connection_logger, "max_fragments", detail, self._max_fragments)
                 parts.clear()
                 self._parts_size = 0
                 return self.fail(1009, "too many fragments in one message")
@@ -271,18 +267,6 @@ class Engine:
             self.subprotocol = event.subprotocol
         self.handshake_headers = tuple(event.extra_headers)
 
-    def _rejection(self, event: Event) -> bool:
-        """Note a piece of the server's rejection; whether it is complete."""
-        handshake = self.handshake
-        assert handshake is not None
-        if isinstance(event, RejectConnection):
-            handshake.reject_status = event.status_code
-            handshake.reject_headers = list(event.headers)
-            return not event.has_body
-        assert isinstance(event, RejectData)
-        handshake.add_reject_body(event.data)
-        return event.body_finished
-
     def handshake_failed(self, exc: RemoteProtocolError) -> bytes | None:
         """The peer broke the opening handshake; the answer to send (a server's 400), if any."""
         if self.handshake is not None:
@@ -290,14 +274,8 @@ class Engine:
         if not self.ws.client:  # a client's caller gets the error (and _client logs it)
             hint = exc.event_hint
             if isinstance(hint, RejectConnection) and hint.status_code == 431:
-                _log.limit(
-                    _log.server_logger,
-                    self.log_id,
-                    self.remote,
-                    "handshake_size",
-                    "the opening handshake is over its size limit",
-                    status=431,
-                )
+                detail = "the opening handshake is over its size limit"
+                self._limit(_log.server_logger, "handshake_size", detail, status=431)
             else:
                 _log.handshake_failed(_log.server_logger, self.log_id, self.remote, exc)
         if exc.event_hint is None or self.ws.client:
@@ -432,19 +410,18 @@ class Engine:
             # The core failed the connection: the peer broke the protocol, or
             # a message grew past max_message_size (the core's only 1009).
             if event.code == 1009:
-                _log.limit(
-                    _log.connection_logger,
-                    self.log_id,
-                    self.remote,
-                    "max_message_size",
-                    "%s",
-                    event.reason,
-                    close_code=1009,
-                )
+                self._limit(_log.connection_logger, "max_message_size", "%s", event.reason)
             else:
                 _log.protocol_error(self.log_id, self.remote, event.code, event.reason)
         elif event.code != 1006:  # 1006: the transport ended, never a frame's code
             _log.close_received(self.log_id, self.remote, event.code, event.reason)
+
+    def _limit(
+        self, logger: logging.Logger, name: str, detail: str, *args: object, **fields: int
+    ) -> None:
+        if "status" not in fields:
+            fields["close_code"] = 1009  # the engine's limits on messages
+        _log.limit(logger, self.log_id, self.remote, name, detail, *args, **fields)
 
     # Keepalive
 

@@ -8,7 +8,7 @@ open), the connection drops it: an idle open connection holds none of this.
 
 from __future__ import annotations
 
-from wsproto.events import Request
+from wsproto.events import Event, RejectConnection, RejectData, Request
 from wsproto.extensions import Extension
 from wsproto.typing import Headers
 
@@ -70,6 +70,16 @@ class Handshake:
             extensions=self.extensions,
             extra_headers=self.extra_headers,
         )
+
+    def add_rejection(self, event: Event) -> bool:
+        """Note a piece of the server's rejection; whether it is complete."""
+        if isinstance(event, RejectConnection):
+            self.reject_status = event.status_code
+            self.reject_headers = list(event.headers)
+            return not event.has_body
+        assert isinstance(event, RejectData)
+        self.add_reject_body(event.data)
+        return event.body_finished
 
     def add_reject_body(self, data: bytes) -> None:
         """Keep a piece of a rejection's body, up to MAX_REJECT_BODY bytes in all."""
