@@ -30,7 +30,7 @@ from wsproto.anyio import (
     open_websocket_url,
     wrap_client_stream,
 )
-from wsproto.anyio._client import _parse_url
+from wsproto.anyio._dialing import parse_url
 from wsproto.events import CloseConnection, Request, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
@@ -144,10 +144,10 @@ async def test_url_without_a_path_asks_for_the_root() -> None:
 
 
 def test_url_parts_and_default_ports() -> None:
-    assert _parse_url("ws://example.com", None) == ("example.com", 80, "/", False)
-    assert _parse_url("wss://example.com/a?b=c", None) == ("example.com", 443, "/a?b=c", True)
-    assert _parse_url("ws://[::1]:8080/x", None) == ("::1", 8080, "/x", False)
-    assert _parse_url("WS://Example.com:81", None) == ("example.com", 81, "/", False)
+    assert parse_url("ws://example.com", None) == ("example.com", 80, "/", False)
+    assert parse_url("wss://example.com/a?b=c", None) == ("example.com", 443, "/a?b=c", True)
+    assert parse_url("ws://[::1]:8080/x", None) == ("::1", 8080, "/x", False)
+    assert parse_url("WS://Example.com:81", None) == ("example.com", 81, "/", False)
 
 
 @pytest.mark.parametrize(

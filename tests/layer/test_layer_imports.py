@@ -27,6 +27,7 @@ TIERS: list[set[str]] = [
     {"_opening", "_reader", "_keepalive"},
     {"_connection"},
     {"_settings"},
+    {"_dialing", "_listening", "_request"},
     {"_client", "_server"},
     {"testing"},
     {"__init__"},

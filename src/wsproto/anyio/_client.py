@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 from anyio.abc import ByteStream
 
 from wsproto.typing import Headers
 
-from . import _log, _transport
+from . import _log
 from ._compat import (
     TaskSpawner,
     TrioStreamLike,
@@ -21,6 +20,7 @@ from ._compat import (
     single_exception,
 )
 from ._connection import WebSocketConnection
+from ._dialing import dial, parse_url
 from ._errors import (
     ConnectionClosed,
     ConnectionRejected,
@@ -35,9 +35,7 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
-from ._rawsocket import RawSocketStream
 from ._settings import Compression, DeflateOptions, Settings
-from ._transport import on_asyncio
 
 __all__ = [
     "connect_websocket",
@@ -46,13 +44,6 @@ __all__ = [
     "open_websocket_url",
     "wrap_client_stream",
 ]
-
-
-def _host_header(host: str, port: int, secure: bool) -> str:
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    if port == (443 if secure else 80):
-        return shown
-    return f"{shown}:{port}"
 
 
 async def wrap_client_stream(
@@ -201,25 +192,6 @@ def open_websocket(
     )
 
 
-def _parse_url(
-    url: str, ssl_context: ssl.SSLContext | None
-) -> tuple[str, int, str, bool | ssl.SSLContext]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss"):
-        raise ValueError(f"WebSocket URL scheme must be ws or wss, not {parts.scheme!r}: {url}")
-    if not parts.hostname:
-        raise ValueError(f"WebSocket URL has no host: {url}")
-    secure = parts.scheme == "wss"
-    if not secure and ssl_context is not None:
-        raise ValueError("an ssl_context was given for a ws:// URL; use wss://")
-    port = parts.port or (443 if secure else 80)
-    resource = parts.path or "/"
-    if parts.query:
-        resource += "?" + parts.query
-    use_ssl: bool | ssl.SSLContext = (ssl_context or True) if secure else False
-    return parts.hostname, port, resource, use_ssl
-
-
 def open_websocket_url(
     url: str,
     ssl_context: ssl.SSLContext | None = None,
@@ -243,7 +215,7 @@ def open_websocket_url(
     brackets (``ws://[::1]:8000/``). For ``wss://`` the default TLS settings
     apply unless ``ssl_context`` is given.
     """
-    host, port, resource, use_ssl = _parse_url(url, ssl_context)
+    host, port, resource, use_ssl = parse_url(url, ssl_context)
     settings = Settings(
         message_queue_size=message_queue_size,
         max_message_size=max_message_size,
@@ -278,7 +250,7 @@ async def connect_websocket_url(
     disconnect_timeout: float = CONN_TIMEOUT,
 ) -> WebSocketConnection:
     """Like :func:`connect_websocket`, for a ``ws://`` or ``wss://`` URL."""
-    host, port, resource, use_ssl = _parse_url(url, ssl_context)
+    host, port, resource, use_ssl = parse_url(url, ssl_context)
     settings = Settings(
         message_queue_size=message_queue_size,
         max_message_size=max_message_size,
@@ -346,28 +318,8 @@ async def _connect(
     extra_headers: Headers | None,
     settings: Settings,
 ) -> WebSocketConnection:
-    context: ssl.SSLContext | None
-    given: object = use_ssl  # trio-websocket programs may pass anything here
-    if given is not True and given is not False and not isinstance(given, ssl.SSLContext):
-        raise TypeError(f"use_ssl must be a bool or an ssl.SSLContext, not {type(given).__name__}")
-    if use_ssl is True:
-        context = ssl.create_default_context()
-    elif use_ssl is False:
-        context = None
-    else:
-        context = use_ssl
-    stream: ByteStream
-    if on_asyncio():
-        stream = await _transport.connect(host, port, context)
-    elif context is None:
-        with _connect_errors():
-            stream = RawSocketStream(await anyio.connect_tcp(host, port))
-    else:
-        # Not "standard compatible": many servers drop TCP without a TLS
-        # close_notify once the WebSocket is closed; that is not an error here.
-        stream = await _connect_tls(host, port, context)
+    stream, header = await dial(host, port, use_ssl)
     try:
-        header = _host_header(host, port, context is not None)
         return await _wrap_client(
             nursery, stream, header, resource, subprotocols, extra_headers, settings
         )
@@ -375,51 +327,6 @@ async def _connect(
         with anyio.CancelScope(shield=True):
             await stream.aclose()
         raise
-
-
-@contextmanager
-def _connect_errors() -> Iterator[None]:
-    """Connection errors as asyncio's ``create_connection`` raises them.
-
-    ``anyio.connect_tcp`` raises a plain ``OSError("All connection attempts
-    failed")`` with the real errors as its cause, so ``except
-    ConnectionRefusedError`` would work on asyncio only. Like asyncio, raise
-    the error itself when there was one, or when every attempt failed the
-    same way.
-    """
-    try:
-        yield
-    except OSError as exc:
-        cause = exc.__cause__
-        errors = list(cause.exceptions) if isinstance(cause, ExceptionGroup) else [cause]
-        first = errors[0]
-        if isinstance(first, OSError) and all(
-            isinstance(error, OSError) and str(error) == str(first) for error in errors
-        ):
-            raise first from None
-        raise
-
-
-async def _connect_tls(host: str, port: int, context: ssl.SSLContext) -> ByteStream:
-    """anyio's TLS connection, failing with ``OSError`` as documented (and as on asyncio).
-
-    A server that resets or closes the connection during the TLS handshake
-    makes anyio raise ``BrokenResourceError`` or ``EndOfStream``; asyncio
-    raises ``ConnectionResetError`` for both.
-    """
-    try:
-        with _connect_errors():
-            return await anyio.connect_tcp(
-                host, port, ssl_context=context, tls_standard_compatible=False
-            )
-    except anyio.BrokenResourceError as exc:
-        if isinstance(exc.__cause__, OSError):
-            raise exc.__cause__ from None
-        raise ConnectionResetError("the TLS handshake failed: connection lost") from exc
-    except anyio.EndOfStream:
-        raise ConnectionResetError(
-            "the server closed the connection during the TLS handshake"
-        ) from None
 
 
 @asynccontextmanager

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import errno
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import anyio
-from anyio import aclose_forcefully
-from anyio.abc import AnyByteStream, ByteStream, Listener, SocketAttribute, TaskStatus
+from anyio.abc import ByteStream, Listener, SocketAttribute, TaskStatus
 from anyio.streams.tls import TLSListener
 
 from wsproto.events import Request
-from wsproto.typing import Headers
-from wsproto.utilities import LocalProtocolError
 
 from . import _log
 from ._compat import (
@@ -39,145 +35,14 @@ from ._limits import (
     PING_INTERVAL,
     PING_TIMEOUT,
 )
-from ._rawsocket import RawSocketListener
-from ._settings import Compression, DeflateOptions, Settings, endpoints
-from ._transport import AsyncioTCPListener, Restarter, on_asyncio
+from ._listening import peer_of, serve_listener, tcp_listeners
+from ._request import WebSocketRequest
+from ._settings import Compression, DeflateOptions, Settings
+from ._transport import Restarter, on_asyncio
 
 __all__ = ["WebSocketRequest", "WebSocketServer", "serve_websocket", "wrap_server_stream"]
 
 Handler = Callable[["WebSocketRequest"], Awaitable[None]]
-
-#: accept() errors that mean "out of a resource for now", not "the listener is
-#: broken": the process or system file table is full, or the kernel is short
-#: of memory. The pending connection stays in the backlog, so accepting again
-#: at once would fail again at once (a 100 % CPU spin); the server waits and
-#: retries instead, as trio's serve_listeners does.
-ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-#: First wait after such an error, doubled at each failure in a row up to the
-#: maximum: a server out of descriptors tries a few times a second at most.
-ACCEPT_RETRY_DELAY = 0.05
-ACCEPT_RETRY_MAX_DELAY = 1.0
-#: Seconds between two warnings about the same streak of accept failures.
-ACCEPT_WARNING_INTERVAL = 10.0
-
-
-def accept_capacity_error(exc: BaseException) -> OSError | None:
-    """The resource-exhaustion ``OSError`` behind a failed accept loop, if that is what it is.
-
-    The listeners report it differently: asyncio's and trio's own accept raise
-    the ``OSError``; anyio's trio listener raises ``BrokenResourceError`` from
-    it; a listener's task group wraps either in an exception group.
-    """
-    while True:
-        if isinstance(exc, BaseExceptionGroup):
-            if len(exc.exceptions) != 1:
-                return None
-            exc = exc.exceptions[0]
-        elif isinstance(exc, anyio.BrokenResourceError) and exc.__cause__ is not None:
-            exc = exc.__cause__
-        elif isinstance(exc, OSError) and exc.errno in ACCEPT_CAPACITY_ERRNOS:
-            return exc
-        else:
-            return None
-
-
-class QuietTLSListener(TLSListener):
-    """anyio's TLS listener, but a failed TLS handshake is logged at DEBUG, not ERROR.
-
-    A client that drops or stalls during the TLS handshake concerns that
-    client only (a scanner, a health check, a lost network): anyio logs each
-    with a full traceback, which on a public server floods the logs. The
-    asyncio listener is as quiet.
-    """
-
-    @staticmethod
-    async def handle_handshake_error(exc: BaseException, stream: AnyByteStream) -> None:
-        failed = isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class())
-        if failed:
-            _log.tls_failed(_remote(stream), exc)  # before the client can see the end
-        await aclose_forcefully(stream)
-        if not failed:
-            raise exc
-
-
-def _remote(stream: AnyByteStream) -> Endpoint | str | None:
-    """The peer's address, or ``None`` if the socket no longer knows it (reset)."""
-    try:
-        return endpoints(stream)[1]
-    except OSError:
-        return None
-
-
-class WebSocketRequest:
-    """A client's upgrade request, for the handler to accept or reject."""
-
-    def __init__(
-        self,
-        connection: WebSocketConnection,
-        event: Request,
-        extensions_factory: Callable[[], list[Any]],
-        *,
-        log_id: int,
-    ) -> None:
-        self._connection = connection
-        self._event = event
-        self._extensions_factory = extensions_factory
-        self._log_id = log_id  # the connection's id in the logs
-
-    @property
-    def path(self) -> str:
-        """The requested target (path and query string)."""
-        return self._event.target
-
-    @property
-    def headers(self) -> Headers:
-        """The request's headers, in wire order (less Host and the WebSocket negotiation ones)."""
-        return self._event.extra_headers
-
-    @property
-    def proposed_subprotocols(self) -> tuple[str, ...]:
-        """The subprotocols the client proposed, in its order of preference."""
-        return tuple(self._event.subprotocols)
-
-    @property
-    def local(self) -> Endpoint | str | None:
-        """The server's end of the connection."""
-        return self._connection.local
-
-    @property
-    def remote(self) -> Endpoint | str | None:
-        """The client's end of the connection."""
-        return self._connection.remote
-
-    async def accept(
-        self, *, subprotocol: str | None = None, extra_headers: Headers | None = None
-    ) -> WebSocketConnection:
-        """Accept the upgrade and return the open connection.
-
-        Args:
-            subprotocol: One of :attr:`proposed_subprotocols`, or ``None``.
-            extra_headers: Additional response headers.
-
-        Raises:
-            ValueError: if ``subprotocol`` was not proposed by the client.
-            ConnectionClosed: if the client went away meanwhile.
-        """
-        connection = self._connection
-        try:
-            await connection._accept(subprotocol, extra_headers, self._extensions_factory())
-        except LocalProtocolError as exc:
-            raise ValueError(str(exc)) from None
-        logger = _log.server_logger
-        _log.handshake_accepted(logger, self._log_id, connection.remote, self.path, subprotocol)
-        return connection
-
-    async def reject(
-        self, status_code: int, *, extra_headers: Headers | None = None, body: bytes | None = None
-    ) -> None:
-        """Refuse the upgrade with an HTTP response, then close the connection."""
-        await self._connection._reject(status_code, extra_headers, body)
-        remote = self._connection.remote
-        _log.handshake_rejected(_log.server_logger, self._log_id, remote, status_code)
 
 
 class WebSocketServer:
@@ -303,37 +168,6 @@ class WebSocketServer:
                     await listener.aclose()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _serve_listener(self, listener: Listener[Any], spawner: Any) -> None:
-        """Run ``listener``'s accept loop, outliving a shortage of descriptors or memory.
-
-        Out of file descriptors (EMFILE), the accept loop fails; other errors
-        end the server as before. Connections in the backlog wait until
-        descriptors are freed, as they would if the server were busy.
-        """
-        delay = ACCEPT_RETRY_DELAY
-        last_failure = last_warning = -ACCEPT_WARNING_INTERVAL
-        suppressed = 0
-        while True:
-            try:
-                await listener.serve(self._handle_stream, spawner)
-                return
-            except BaseException as exc:
-                error = accept_capacity_error(exc)
-                if error is None:
-                    raise
-            now = time.monotonic()
-            if now - last_failure > 2 * ACCEPT_RETRY_MAX_DELAY:
-                delay = ACCEPT_RETRY_DELAY  # a new streak
-            last_failure = now
-            if now - last_warning >= ACCEPT_WARNING_INTERVAL:
-                _log.accept_failed(error, suppressed, delay)
-                last_warning = now
-                suppressed = 0
-            else:
-                suppressed += 1
-            await anyio.sleep(delay)
-            delay = min(delay * 2, ACCEPT_RETRY_MAX_DELAY)
-
     async def _serve(self, task_status: TaskStatus[WebSocketServer]) -> NoReturn:
         async with anyio.create_task_group() as group:
             spawner: Any = self._handler_nursery or group
@@ -341,7 +175,7 @@ class WebSocketServer:
             if self._settings.ping_interval is not None:
                 group.start_soon(self._keepalive, self._settings.ping_interval)
             for listener in self._listeners:
-                group.start_soon(self._serve_listener, listener, spawner)
+                group.start_soon(serve_listener, listener, self._handle_stream, spawner)
             task_status.started(self)
             await anyio.sleep_forever()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -370,7 +204,7 @@ class WebSocketServer:
         except Exception as exc:
             # Handler errors are dealt with inside; what is left is a bug,
             # logged: one broken connection must not take the server down.
-            _log.connection_failed(log_id, _remote(stream), exc)
+            _log.connection_failed(log_id, peer_of(stream), exc)
 
     async def _serve_connection(self, stream: ByteStream, log_id: int) -> None:
         assert self._task_group is not None
@@ -473,41 +307,8 @@ async def serve_websocket(
             overrides it when given.
         max_connections: Open connections served at once; more get 503.
     """
-    hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
-    listeners: list[Listener[Any]] = []
-    try:
-        for address in hosts:
-            multi = await anyio.create_tcp_listener(local_host=address, local_port=port)
-            for tcp in multi.listeners:
-                if on_asyncio():
-                    listeners.append(
-                        AsyncioTCPListener(
-                            tcp,
-                            ssl_context,
-                            connect_timeout if connect_timeout is not None else handshake_timeout,
-                        )
-                    )
-                elif ssl_context is not None:
-                    # The TLS handshake comes before the upgrade request: a
-                    # client stalling it is bounded by the same timeout.
-                    tls_timeout = handshake_timeout if connect_timeout is None else connect_timeout
-                    listeners.append(
-                        QuietTLSListener(
-                            tcp,
-                            ssl_context,
-                            standard_compatible=False,
-                            handshake_timeout=tls_timeout,
-                        )
-                    )
-                else:
-                    listeners.append(RawSocketListener(tcp))
-            if port == 0 and multi.listeners:
-                # Several addresses on one free port: the first one picks it.
-                port = multi.listeners[0].extra(SocketAttribute.local_port)
-    except BaseException:
-        for listener in listeners:
-            await listener.aclose()
-        raise
+    timeout = connect_timeout if connect_timeout is not None else handshake_timeout
+    listeners = await tcp_listeners(host, port, ssl_context, timeout)
     server = WebSocketServer(
         handler,
         listeners,

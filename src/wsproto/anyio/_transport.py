@@ -300,7 +300,7 @@ class AsyncioTCPListener(Listener[AsyncioStream]):
             )
         except OSError as exc:  # ssl.SSLError too
             # A failed TLS handshake concerns only this client: DEBUG, as on
-            # other backends (see _server.QuietTLSListener).
+            # other backends (see _listening.QuietTLSListener).
             if self._ssl_context is not None:
                 _log.tls_failed(_peer(address), exc)
             client.close()
