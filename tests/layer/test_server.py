@@ -231,6 +231,7 @@ async def test_request_attributes() -> None:
 
     async def handler(request: WebSocketRequest) -> None:
         seen["path"] = request.path
+        seen["host"] = request.host
         seen["headers"] = request.headers
         seen["subprotocols"] = request.proposed_subprotocols
         seen["local"] = request.local
@@ -251,6 +252,9 @@ async def test_request_attributes() -> None:
             assert await ws.get_message() == "done"
             client_local, client_remote = ws.local, ws.remote
     assert seen["path"] == "/chat/room?user=ann&x=1"
+    assert seen["host"] == f"127.0.0.1:{port}"
+    names = {name.lower() for name, _ in seen["headers"]}
+    assert not names & {b"host", b"sec-websocket-protocol", b"sec-websocket-extensions"}
     custom = [(name.lower(), value) for name, value in seen["headers"] if name.lower()[:2] == b"x-"]
     assert custom == [(b"x-one", b"1"), (b"x-two", b"2"), (b"x-one", b"3")]
     assert seen["subprotocols"] == ("second", "first", "third")

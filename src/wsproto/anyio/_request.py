@@ -39,8 +39,18 @@ class WebSocketRequest:
 
     @property
     def headers(self) -> Headers:
-        """The request's headers, in wire order (less Host and the WebSocket negotiation ones)."""
+        """The request's headers, in wire order, names lower-cased.
+
+        All but ``Host`` (see :attr:`host`), ``Sec-WebSocket-Protocol`` (see
+        :attr:`proposed_subprotocols`) and ``Sec-WebSocket-Extensions`` (the
+        server negotiates those itself), as in wsproto 1.x.
+        """
         return self._event.extra_headers
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header: the host (and port) the client asked for."""
+        return self._event.host
 
     @property
     def proposed_subprotocols(self) -> tuple[str, ...]:
