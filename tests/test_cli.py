@@ -310,6 +310,24 @@ def test_interactive_pings_show_their_pongs(backend: str) -> None:
         server.interrupt()
 
 
+async def ping_then_echo(request: WebSocketRequest) -> None:
+    ws = await request.accept()
+    await ws.ping(b"are you there")
+    async for message in ws:
+        await ws.send_message(message)
+
+
+def test_the_servers_pings_are_shown(backend: str) -> None:
+    with wsproto_server(ping_then_echo, backend) as port:
+        result = run_cli(f"ws://127.0.0.1:{port}/", "--backend", backend, stdin="x\n")
+    assert result.returncode == 0
+    lines = result.stderr.splitlines()
+    assert "* Ping from the server (answered)" in lines
+    assert result.stdout == "< x\n"
+    # Only the ping is shown: the layer's other records stay out of the output.
+    assert not [line for line in lines if line.startswith("conn ")]
+
+
 # Errors: one line on stderr, a non-zero exit
 
 

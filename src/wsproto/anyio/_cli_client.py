@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -98,7 +99,8 @@ async def run_client(options: ClientOptions) -> int:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with anyio.create_task_group() as group:
             group.start_soon(_on_signals, signals, session, group.cancel_scope)
-            exit_status = await _run_client(options, session)
+            with _peer_pings_shown():
+                exit_status = await _run_client(options, session)
             group.cancel_scope.cancel()
     return exit_status
 
@@ -146,6 +148,30 @@ async def _run_client(options: ClientOptions, session: _Session) -> int:
         return 0
     error(f"connection closed abnormally: {format_close(reason)}")
     return 1
+
+
+class _PeerPings(logging.Handler):
+    """Shows the server's pings: the layer answers each itself, and logs it at DEBUG."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.__dict__.get("ws_event") == "ping_received":
+            status("Ping from the server (answered)")
+
+
+@contextlib.contextmanager
+def _peer_pings_shown() -> Iterator[None]:
+    """Show the peer's pings while the connection is open, through the layer's log records."""
+    logger = logging.getLogger("wsproto.anyio.connection")
+    handler = _PeerPings()
+    level = logger.level
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 async def _converse(ws: WebSocketConnection, options: ClientOptions) -> None:
