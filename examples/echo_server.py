@@ -43,11 +43,13 @@ async def echo(request: WebSocketRequest) -> None:
 
 
 async def main(host: str, port: int, backend: str) -> None:
-    async with anyio.create_task_group() as group:
-        # start() returns once the server listens; its port is the one it got.
-        server = await group.start(serve_websocket, echo, host, port, None)
-        print(f"server: listening on {host}:{server.port} ({backend})", flush=True)
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    # The signals are ours before the server starts: Ctrl-C at any time is a
+    # clean shutdown, not a KeyboardInterrupt in the middle of starting.
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as group:
+            # start() returns once the server listens; its port is the one it got.
+            server = await group.start(serve_websocket, echo, host, port, None)
+            print(f"server: listening on {host}:{server.port} ({backend})", flush=True)
             async for _ in signals:
                 # Cancelling the server closes every connection with 1001.
                 print("server: shutting down")
@@ -61,4 +63,7 @@ if __name__ == "__main__":
     parser.add_argument("port", nargs="?", type=int, default=8000)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     args = parser.parse_args()
-    anyio.run(main, args.host, args.port, args.backend, backend=args.backend)
+    try:
+        anyio.run(main, args.host, args.port, args.backend, backend=args.backend)
+    except KeyboardInterrupt:  # before the event loop took the signal over
+        raise SystemExit(130) from None
