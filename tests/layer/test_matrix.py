@@ -10,7 +10,9 @@ everywhere; nothing here may depend on the cell.
 
 from __future__ import annotations
 
+import gc
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -265,6 +267,42 @@ async def a_message_over_the_limit_closes_with_1009(t: Transport) -> None:
         assert code == 1009
         await done.wait()
     assert [code for code, _ in seen] == [1009]
+
+
+@scenario()
+async def a_closed_connection_is_freed_at_once(t: Transport) -> None:
+    """Once closed and let go of, neither end's connection waits for the garbage collector.
+
+    A cycle through a connection keeps it, its buffers and its transport
+    until the cyclic collector runs, which under load can be long after.
+    """
+    refs: list[weakref.ref[WebSocketConnection]] = []
+    handled = anyio.Event()
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        refs.append(weakref.ref(ws))
+        await ws.send_message(await ws.get_message())
+        with pytest.raises(ConnectionClosed):
+            await ws.get_message()
+        handled.set()
+
+    gc.disable()
+    try:
+        async with t.server(handler) as connect:
+            async with connect() as ws:
+                refs.append(weakref.ref(ws))
+                await ws.send_message("x")
+                assert await ws.get_message() == "x"
+            del ws
+            await handled.wait()
+            for _ in range(50):  # the server lets go once its handler's task is done
+                await anyio.sleep(0.01)
+                if not [ref for ref in refs if ref() is not None]:
+                    break
+            assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()
 
 
 # The matrix

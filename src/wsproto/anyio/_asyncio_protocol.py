@@ -224,8 +224,12 @@ class Restarter:
         while True:
             while self._due:
                 due, self._due = self._due, []
-                for start in due:
-                    start()
+                # By index, and cleared after: nothing of a started reader may
+                # stay in this frame while it waits (it would keep the
+                # connection alive after it closed).
+                for index in range(len(due)):
+                    due[index]()
+                due.clear()
             waiter = self._waiter = loop.create_future()
             try:
                 await waiter

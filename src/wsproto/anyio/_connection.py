@@ -14,6 +14,7 @@ docs/architecture.md draws how they fit.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -125,7 +126,9 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         )
         self._inbox = Inbox(
             message_queue_size,
-            self._ended,
+            # Not a bound method of ours: the inbox must not hold the
+            # connection (a cycle, freed only by the garbage collector).
+            functools.partial(_closed_error, self._engine),
             # Our asyncio transport can also wake a waiting consumer when bytes
             # arrive: one event-loop iteration less per message.
             fast.call_on_data if fast is not None else None,
@@ -228,9 +231,6 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         so that the generator is closed at once (trio warns otherwise).
         """
         return self._inbox.chunks()
-
-    def _ended(self) -> ConnectionClosed:
-        return ConnectionClosed(self._engine.close_reason)
 
     def __aiter__(self) -> WebSocketConnection:
         return self
@@ -404,3 +404,7 @@ class WebSocketConnection(Reading, Opening, Keepalive):
     async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
         with scope:
             await task()
+
+
+def _closed_error(engine: Engine) -> ConnectionClosed:
+    return ConnectionClosed(engine.close_reason)
