@@ -12,12 +12,18 @@ import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import h11
 
 from .events import RejectConnection, Request
 from .typing import Headers
-from .utilities import RemoteProtocolError, generate_accept_token, split_comma_header
+from .utilities import (
+    LocalProtocolError,
+    RemoteProtocolError,
+    generate_accept_token,
+    split_comma_header,
+)
 
 #: RFC 6455 §4.2.1 item 6: the only protocol version this library speaks.
 WEBSOCKET_VERSION = b"13"
@@ -229,3 +235,27 @@ def read_response(
         extensions=list_items(headers, b"sec-websocket-extensions"),
         extra_headers=[(k, v) for k, v in headers if k not in _RESPONSE_FIELDS],
     )
+
+
+class RefusedByH11(LocalProtocolError, h11.LocalProtocolError):
+    """A handshake event h11 cannot send (an invalid header name, a wrong status ...).
+
+    wsproto 1.x let h11's own ``LocalProtocolError`` through here; this is
+    both, so ``except`` clauses written for either still catch it.
+    """
+
+
+class InvalidUpgradeRequest(RemoteProtocolError, h11.LocalProtocolError):
+    """Headers given to ``initiate_upgrade_connection`` that h11 cannot send.
+
+    A :class:`RemoteProtocolError` with a sendable 400 ``event_hint`` (the
+    headers came from the client), and also h11's ``LocalProtocolError``,
+    which wsproto 1.x raised here.
+    """
+
+
+def reason_phrase(status_code: int) -> bytes:
+    try:
+        return HTTPStatus(status_code).phrase.encode()
+    except ValueError:
+        return b""

@@ -9,8 +9,7 @@ run the handshake themselves (an HTTP server, or HTTP/2).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from http import HTTPStatus
+from collections.abc import Iterator
 
 import h11
 
@@ -18,10 +17,19 @@ from ._handshake_headers import (
     MAX_HANDSHAKE_SIZE,
     WEBSOCKET_VERSION,
     ClientRequest,
+    InvalidUpgradeRequest,
+    RefusedByH11,
     is_token,
     read_request,
     read_response,
+    reason_phrase,
     values,
+)
+from ._negotiation import (
+    client_extensions_handshake,
+    client_offers,
+    negotiate_extensions,
+    server_extensions_handshake,
 )
 from .connection import Connection, ConnectionState, ConnectionType
 from .events import AcceptConnection, Event, RejectConnection, RejectData, Request
@@ -52,23 +60,6 @@ _HOLDS_DATA = (
     h11.MIGHT_SWITCH_PROTOCOL,  # type: ignore[attr-defined]
     h11.SWITCHED_PROTOCOL,
 )
-
-
-class _RefusedByH11(LocalProtocolError, h11.LocalProtocolError):
-    """A handshake event h11 cannot send (an invalid header name, a wrong status ...).
-
-    wsproto 1.x let h11's own ``LocalProtocolError`` through here; this is
-    both, so ``except`` clauses written for either still catch it.
-    """
-
-
-class _InvalidUpgradeRequest(RemoteProtocolError, h11.LocalProtocolError):
-    """Headers given to ``initiate_upgrade_connection`` that h11 cannot send.
-
-    A :class:`RemoteProtocolError` with a sendable 400 ``event_hint`` (the
-    headers came from the client), and also h11's ``LocalProtocolError``,
-    which wsproto 1.x raised here.
-    """
 
 
 class H11Handshake:
@@ -204,7 +195,7 @@ class H11Handshake:
                 h11.Request(method=b"GET", target=path, headers=headers)
             )
         except (h11.LocalProtocolError, UnicodeError) as exc:
-            error = _InvalidUpgradeRequest(
+            error = InvalidUpgradeRequest(
                 f"invalid upgrade request: {exc}", event_hint=RejectConnection(status_code=400)
             )
             raise self._fail(error) from None
@@ -235,7 +226,7 @@ class H11Handshake:
         except h11.LocalProtocolError as exc:
             if isinstance(exc, LocalProtocolError):
                 raise  # ours, already saying what to do
-            raise _RefusedByH11(f"cannot send {type(event).__name__}: {exc}") from None
+            raise RefusedByH11(f"cannot send {type(event).__name__}: {exc}") from None
         if self._state is not _CONNECTING:
             advice = f"the handshake ended in state {self._state.name}"
         elif self._failed:
@@ -449,7 +440,7 @@ class H11Handshake:
 
     def _send_request(self, event: Request) -> bytes:
         if not self.client:
-            raise _RefusedByH11(
+            raise RefusedByH11(
                 "a server does not send a Request; it answers the one it receives "
                 "with AcceptConnection or RejectConnection"
             )
@@ -476,10 +467,10 @@ class H11Handshake:
                 raise _LocalUnicodeError(message, subprotocol)
         # After the names, as wsproto 1.x, which failed to encode them first.
         if self._key is not None:
-            raise _RefusedByH11("the Request was already sent; wait for the answer")
+            raise RefusedByH11("the Request was already sent; wait for the answer")
         if self._state is not _CONNECTING:
             # A response came without a request (h11 would fail inside itself).
-            raise _RefusedByH11(
+            raise RefusedByH11(
                 f"cannot send a Request in state {self._state.name}; the handshake is over"
             )
         key = generate_nonce()
@@ -492,7 +483,7 @@ class H11Handshake:
         ]
         if event.subprotocols:
             headers.append((b"Sec-WebSocket-Protocol", ", ".join(event.subprotocols).encode()))
-        offers, offered = _client_offers(event.extensions)
+        offers, offered = client_offers(event.extensions)
         if offers:
             headers.append((b"Sec-WebSocket-Extensions", offers))
         headers.extend(event.extra_headers)
@@ -506,7 +497,7 @@ class H11Handshake:
 
     def _check_answer(self, what: str) -> None:
         if self.client:
-            raise _RefusedByH11(f"a client does not send {what}; it receives the server's answer")
+            raise RefusedByH11(f"a client does not send {what}; it receives the server's answer")
         if self._state is not _CONNECTING:
             raise LocalProtocolError(
                 f"cannot send {what} in state {self._state.name}; the request was already answered"
@@ -565,7 +556,7 @@ class H11Handshake:
         # away before reading its request (when overloaded, say).
         self._check_answer("RejectConnection")
         if event.status_code < 200:
-            raise _RefusedByH11(
+            raise RefusedByH11(
                 f"a rejection needs a final status (200-599), not {event.status_code}; "
                 "to accept, send AcceptConnection"
             )
@@ -574,7 +565,7 @@ class H11Handshake:
         if not event.has_body and not framed and event.status_code not in (204, 304):
             headers.append((b"Content-Length", b"0"))
         response = h11.Response(
-            status_code=event.status_code, headers=headers, reason=_reason(event.status_code)
+            status_code=event.status_code, headers=headers, reason=reason_phrase(event.status_code)
         )
         data = self._h11.send(response) or b""
         if not event.has_body:
@@ -601,132 +592,3 @@ class H11Handshake:
     def __repr__(self) -> str:
         role = "client" if self.client else "server"
         return f"<H11Handshake {role} {self._state.name}>"
-
-
-def _reason(status_code: int) -> bytes:
-    try:
-        return HTTPStatus(status_code).phrase.encode()
-    except ValueError:
-        return b""
-
-
-def _element(name: str, params: bool | str) -> str:
-    """One ``Sec-WebSocket-Extensions`` element from an extension's offer or answer."""
-    if not isinstance(params, str) or not params:
-        return name
-    # Extensions return only the parameters, but tolerate a whole element.
-    if params.partition(";")[0].strip() == name:
-        return params
-    return f"{name}; {params}"
-
-
-def _client_offers(
-    extensions: Sequence[Extension] | Sequence[str],
-) -> tuple[bytes, list[Extension]]:
-    """The request's ``Sec-WebSocket-Extensions`` value, and the extensions it offers."""
-    elements: list[str] = []
-    offered: list[Extension] = []
-    for extension in extensions:
-        if not isinstance(extension, Extension):
-            raise LocalProtocolError(
-                "Request.extensions must hold Extension objects when sending, "
-                f"not {type(extension).__name__}"
-            )
-        offer = extension.offer()
-        if offer is True or isinstance(offer, str):
-            elements.append(_element(extension.name, offer))
-            offered.append(extension)
-    return ", ".join(elements).encode("ascii"), offered
-
-
-def _elements(values: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """``(name, element)`` for each element of some ``Sec-WebSocket-Extensions`` values."""
-    for value in values:
-        for element in value.split(","):
-            element = element.strip()
-            if element:
-                yield element.partition(";")[0].strip(), element
-
-
-def server_extensions_handshake(
-    requested: Iterable[str], supported: Sequence[Extension]
-) -> bytes | None:
-    """Negotiate extensions on the server: answer the client's offers.
-
-    Each supported extension accepts at most one offer: the first of its name
-    whose :meth:`~wsproto.extensions.Extension.accept` (given the whole offer
-    element, name included) returns ``True`` or parameters. Pass the same
-    extension objects to :class:`~wsproto.connection.Connection`; those that
-    accepted nothing stay disabled and cost nothing.
-
-    Args:
-        requested: The client's ``Sec-WebSocket-Extensions`` values (whole
-            header values or single offers).
-        supported: The extensions this server supports, one object each.
-
-    Returns:
-        The ``Sec-WebSocket-Extensions`` response value to send, or ``None``
-        if no extension was accepted (send no such header).
-    """
-    return negotiate_extensions(requested, supported)[0]
-
-
-def negotiate_extensions(
-    requested: Iterable[str], supported: Sequence[Extension]
-) -> tuple[bytes | None, list[Extension]]:
-    """Like :func:`server_extensions_handshake`; also return the accepted extensions.
-
-    The accepted extensions come in the client's order.
-    """
-    accepted: list[Extension] = []
-    answers: list[str] = []
-    for name, offer in _elements(requested):
-        if any(extension.name == name for extension in accepted):
-            continue  # The client's later offers of a name are fallbacks.
-        for extension in supported:
-            if extension.name != name:
-                continue
-            answer = extension.accept(offer)
-            if answer is True or isinstance(answer, str):
-                accepted.append(extension)
-                answers.append(_element(name, answer))
-                break
-    header = ", ".join(answers).encode("ascii") if answers else None
-    return header, accepted
-
-
-def client_extensions_handshake(
-    accepted: Iterable[str], supported: Sequence[Extension]
-) -> list[Extension]:
-    """Apply the server's extension answer on the client.
-
-    Calls :meth:`~wsproto.extensions.Extension.finalize` on the offered
-    extension of each accepted name (with the whole response element).
-
-    Args:
-        accepted: The server's ``Sec-WebSocket-Extensions`` values.
-        supported: The extensions the client offered.
-
-    Returns:
-        The negotiated extensions, in the server's order: pass them to
-        :class:`~wsproto.connection.Connection`.
-
-    Raises:
-        RemoteProtocolError: if the server accepted an extension the client
-            did not offer, or the same one twice (RFC 6455 §9.1). Fail the
-            connection.
-    """
-    chosen: list[Extension] = []
-    for name, element in _elements(accepted):
-        if any(extension.name == name for extension in chosen):
-            raise RemoteProtocolError(f"the server accepted extension {name!r} twice")
-        for extension in supported:
-            if extension.name == name:
-                extension.finalize(element)
-                chosen.append(extension)
-                break
-        else:
-            raise RemoteProtocolError(
-                f"the server accepted extension {name!r}, which was not offered (RFC 6455 §9.1)"
-            )
-    return chosen
