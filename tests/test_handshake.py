@@ -9,6 +9,7 @@ import h11
 import pytest
 
 from wsproto import WSConnection
+from wsproto._negotiation import negotiate_extensions
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import (
     AcceptConnection,
@@ -27,7 +28,6 @@ from wsproto.handshake import (
     WEBSOCKET_VERSION,
     H11Handshake,
     client_extensions_handshake,
-    negotiate_extensions,
     server_extensions_handshake,
 )
 from wsproto.typing import Headers

@@ -14,7 +14,6 @@ docs/architecture.md draws how they fit.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -126,9 +125,9 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         )
         self._inbox = Inbox(
             message_queue_size,
-            # Not a bound method of ours: the inbox must not hold the
-            # connection (a cycle, freed only by the garbage collector).
-            functools.partial(_closed_error, self._engine),
+            # Not a method of ours: the inbox must not hold the connection
+            # (a cycle, freed only by the garbage collector).
+            self._engine.closed_error,
             # Our asyncio transport can also wake a waiting consumer when bytes
             # arrive: one event-loop iteration less per message.
             fast.call_on_data if fast is not None else None,
@@ -404,7 +403,3 @@ class WebSocketConnection(Reading, Opening, Keepalive):
     async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
         with scope:
             await task()
-
-
-def _closed_error(engine: Engine) -> ConnectionClosed:
-    return ConnectionClosed(engine.close_reason)

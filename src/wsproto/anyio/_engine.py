@@ -395,6 +395,10 @@ class Engine:
         if reason is None or (reason.code != event.code and event.code != 1006):
             self.close_reason = CloseReason(event.code, event.reason or None)
 
+    def closed_error(self) -> ConnectionClosed:
+        """What the application's calls raise once the connection is over."""
+        return ConnectionClosed(self.close_reason)
+
     def ended(self) -> CloseReason:
         """The transport is gone: the connection is over (1006 unless the reason is known)."""
         if self.close_reason is None:

@@ -220,9 +220,37 @@ class WebSocketServer:
             connection._stop_tasks()
 
     async def _run_handler(self, connection: WebSocketConnection, log_id: int) -> None:
-        event: Request | None = None
+        # This frame lasts as long as the connection: what only the opening
+        # needs lives in _admit's, which ends before the handler runs.
+        request = await self._admit(connection, log_id)
+        if request is None:
+            return
+        self._connections.add(connection)
+        try:
+            await self._handler(request)
+        except anyio.get_cancelled_exc_class():
+            await connection._close_orderly(1001, "server shutting down")
+            raise
+        except ConnectionClosed:
+            pass  # the peer went away: nothing to report
+        except Exception as exc:
+            remote, path = connection.remote, request.path
+            if connection._handshake_decided():
+                _log.handler_failed(log_id, remote, path, exc, "closing with 1011")
+                await connection._close_orderly(1011, "internal error")
+            else:
+                _log.handler_failed(log_id, remote, path, exc, "answering 500")
+                await connection._reject(500, None, b"internal server error\n")
+            return
+        finally:
+            self._connections.discard(connection)
+        await connection._close_orderly(1000, None)
+
+    async def _admit(self, connection: WebSocketConnection, log_id: int) -> WebSocketRequest | None:
+        """Wait for the upgrade request; ``None`` if there is none to hand to the handler."""
         remote = connection.remote
         logger = _log.server_logger
+        event: Request | None = None  # if the timeout comes first
         try:
             with anyio.move_on_after(self._handshake_timeout) as waiting:
                 event = await connection._wait_request()
@@ -237,34 +265,15 @@ class WebSocketServer:
                 timeout = self._handshake_timeout
                 _log.limit(logger, log_id, remote, "handshake_timeout", detail, timeout)
             await connection._close_orderly(1000, None)
-            return
+            return None
         _log.request_received(log_id, remote, event.target)
         if self._max_connections is not None and len(self._connections) >= self._max_connections:
             open_now = len(self._connections)
             detail = "%d connections open"
             _log.limit(logger, log_id, remote, "max_connections", detail, open_now, status=503)
             await connection._reject(503, [(b"Retry-After", b"1")], b"server at capacity\n")
-            return
-        request = WebSocketRequest(connection, event, self._settings.extensions, log_id=log_id)
-        self._connections.add(connection)
-        try:
-            await self._handler(request)
-        except anyio.get_cancelled_exc_class():
-            await connection._close_orderly(1001, "server shutting down")
-            raise
-        except ConnectionClosed:
-            pass  # the peer went away: nothing to report
-        except Exception as exc:
-            if connection._handshake_decided():
-                _log.handler_failed(log_id, remote, event.target, exc, "closing with 1011")
-                await connection._close_orderly(1011, "internal error")
-            else:
-                _log.handler_failed(log_id, remote, event.target, exc, "answering 500")
-                await connection._reject(500, None, b"internal server error\n")
-            return
-        finally:
-            self._connections.discard(connection)
-        await connection._close_orderly(1000, None)
+            return None
+        return WebSocketRequest(connection, event, self._settings.extensions, log_id=log_id)
 
 
 async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
