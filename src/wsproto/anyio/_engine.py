@@ -6,7 +6,8 @@ task has to act on (the handshake's, the peer's close), and the bytes to write
 back (pongs, a close frame). The rest of the connection asks it what a message
 looks like on the wire, how closing stands (:attr:`Engine.close_reason`) and
 when a keepalive ping is due. It never waits, never writes and never starts a
-task; the only thing it wakes is a ping's sender when the pong comes. So
+task; the only thing it wakes is a ping's sender when the pong comes, and what
+it says goes to the ``wsproto.anyio.connection`` logger (``_log.py``). So
 whichever driver runs a connection (a reader task, the asyncio data callback,
 a parked connection), the decisions are the same.
 
