@@ -19,7 +19,7 @@ LAYER = Path(wsproto.anyio.__file__).parent
 
 #: Lower tiers first. A module may import the layer modules of the tiers before its own.
 TIERS: list[set[str]] = [
-    {"_limits", "_errors", "_sync", "_malloc", "_compat", "_asyncio_protocol", "_log"},
+    {"_limits", "_errors", "_sync", "_malloc", "_compat", "_transport_protocol", "_log"},
     {"_fastpath", "_handshake", "_inbox", "_pings", "_rawsocket", "_transport"},
     {"_engine"},
     {"_writer"},
@@ -38,7 +38,7 @@ TIERS: list[set[str]] = [
     {"_cli"},
 ]
 #: The only modules that may import an event loop library directly.
-MAY_IMPORT_ASYNCIO = {"_transport", "_asyncio_protocol"}
+MAY_IMPORT_ASYNCIO = {"_transport", "_transport_protocol"}
 PUBLIC_CORE = {
     "wsproto",
     "wsproto.connection",

@@ -25,7 +25,7 @@ __all__ = ["FastStream", "Restarts"]
 
 
 class Restarts(Protocol):
-    """Starts tasks on behalf of callbacks, which cannot (see ``_asyncio_protocol.Restarter``)."""
+    """Starts tasks on behalf of callbacks, which cannot (see ``_transport_protocol.Restarter``)."""
 
     def request(self, start: Callable[[], object]) -> None:
         """Have ``start()`` called soon from a task; safe to call in a callback."""

@@ -236,7 +236,7 @@ class Reading(Closing):
 
     def _unpark(self) -> None:
         # Called in the transport's data callback, outside any task: only
-        # queue the start (see _asyncio_protocol.Restarter).
+        # queue the start (see _transport_protocol.Restarter).
         assert self._restarter is not None
         self._restarter.request(self._start_reader)
 

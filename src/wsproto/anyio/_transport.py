@@ -11,7 +11,7 @@ transport asks for it. TLS is asyncio's own (``ssl=`` on the transport).
 
 It implements anyio's ``ByteStream``, so the layer above stays one code path;
 on trio, and for any stream a user passes in, the layer uses anyio's streams.
-With ``_asyncio_protocol.py`` (its protocol), the only modules of the layer
+With ``_transport_protocol.py`` (its protocol), the only modules of the layer
 that touch asyncio, by design.
 """
 
@@ -28,8 +28,8 @@ from anyio.abc import ByteStream, Listener, SocketAttribute, TaskGroup
 from anyio.streams.tls import TLSAttribute
 
 from . import _log
-from ._asyncio_protocol import READ_LOW_WATER, FutureWaiter, Protocol, Restarter, on_asyncio
 from ._errors import Endpoint
+from ._transport_protocol import READ_LOW_WATER, FutureWaiter, Protocol, Restarter, on_asyncio
 
 __all__ = ["AsyncioStream", "AsyncioTCPListener", "Restarter", "connect", "on_asyncio"]
 
