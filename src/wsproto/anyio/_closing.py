@@ -21,7 +21,6 @@ import anyio
 
 from wsproto.events import CloseConnection
 
-from . import _log
 from ._errors import ConnectionClosed
 from ._inbox import Inbox
 from ._sync import Flag
@@ -73,14 +72,8 @@ class Closing(Writing):
                 if not engine.connecting:
                     await self._reader_done.wait()
             if scope.cancelled_caught:
-                _log.limit(
-                    _log.connection_logger,
-                    engine.log_id,
-                    self._engine.remote,
-                    "disconnect_timeout",
-                    "the closing handshake took longer than %s s",
-                    self._disconnect_timeout,
-                )
+                detail = "the closing handshake took longer than %s s"
+                engine.log_limit("disconnect_timeout", detail, self._disconnect_timeout)
             await self._teardown()
         return not scope.cancelled_caught
 

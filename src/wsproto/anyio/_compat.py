@@ -8,7 +8,7 @@ found by duck typing so that this module never imports trio.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
@@ -215,6 +215,12 @@ def single_exception(group: BaseExceptionGroup[BaseException]) -> BaseException 
     if not errors and leaves:
         return leaves[0]
     return None
+
+
+async def run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[object]]) -> None:
+    """Run ``task()`` inside ``scope``: a task started so that it can be cancelled on its own."""
+    with scope:
+        await task()
 
 
 async def shielded_task_group(

@@ -14,12 +14,9 @@ docs/architecture.md draws how they fit.
 
 from __future__ import annotations
 
-import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    Awaitable,
-    Callable,
     Iterable,
     Mapping,
 )
@@ -31,12 +28,11 @@ from anyio.abc import ByteStream
 from anyio.lowlevel import checkpoint
 
 from wsproto import WSConnection
-from wsproto.events import BytesMessage, Ping, Pong, TextMessage
+from wsproto.events import BytesMessage, Pong, TextMessage
 from wsproto.extensions import Extension
 from wsproto.typing import Headers
 
-from . import _log
-from ._compat import TaskSpawner
+from ._compat import TaskSpawner, run_in
 from ._engine import Engine
 from ._errors import CloseReason, ConnectionClosed, Endpoint
 from ._fastpath import FastStream, Restarts
@@ -308,21 +304,12 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         await checkpoint()
         if self._engine.close_reason is not None:
             raise ConnectionClosed(self._engine.close_reason)
-        pings = self._engine.pings
-        if payload is None:
-            payload = pings.new_payload()
-        answered = anyio.Event()
-        pings.start(payload, answered, time.monotonic())
-        try:
-            await self._send(Ping(payload))
-            _log.ping_sent(self._engine.log_id, self._engine.remote, payload)
+        async with self._ping_in_flight(payload) as (payload, answered):
             await answered.wait()
-            if pings.in_flight(payload):
+            if self._engine.pings.in_flight(payload):
                 # A pong takes its ping (and earlier ones) out; this one was
                 # woken by the connection closing instead.
                 raise ConnectionClosed(self._engine.close_reason)
-        finally:
-            pings.forget(payload)
 
     async def pong(self, payload: bytes | None = None) -> None:
         """Send an unsolicited pong (a one-way heartbeat).
@@ -386,7 +373,7 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         if self._ping_interval is not None and not shielded:
             self._keepalive_scope = anyio.CancelScope()
             task_group.start_soon(
-                self._run_in,
+                run_in,
                 self._keepalive_scope,
                 self._keepalive,
                 name=f"wsproto keepalive {self._engine.path}",
@@ -398,8 +385,3 @@ class WebSocketConnection(Reading, Opening, Keepalive):
             self._reader_scope.cancel()
         if self._keepalive_scope is not None:
             self._keepalive_scope.cancel()
-
-    @staticmethod
-    async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
-        with scope:
-            await task()

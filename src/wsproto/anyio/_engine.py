@@ -241,7 +241,7 @@ class Engine:
             self._frames += 1
             if self._frames > self._max_fragments:
                 detail = "more than %d frames in one message"
-                self._limit(_log.connection_logger, "max_fragments", detail, self._max_fragments)
+                self.log_limit("max_fragments", detail, self._max_fragments, close_code=1009)
                 parts.clear()
                 self._parts_size = 0
                 return self.fail(1009, "too many fragments in one message")
@@ -276,7 +276,7 @@ class Engine:
             hint = exc.event_hint
             if isinstance(hint, RejectConnection) and hint.status_code == 431:
                 detail = "the opening handshake is over its size limit"
-                self._limit(_log.server_logger, "handshake_size", detail, status=431)
+                self.log_limit("handshake_size", detail, status=431, logger=_log.server_logger)
             else:
                 _log.handshake_failed(_log.server_logger, self.log_id, self.remote, exc)
         if exc.event_hint is None or self.ws.client:
@@ -415,18 +415,32 @@ class Engine:
             # The core failed the connection: the peer broke the protocol, or
             # a message grew past max_message_size (the core's only 1009).
             if event.code == 1009:
-                self._limit(_log.connection_logger, "max_message_size", "%s", event.reason)
+                self.log_limit("max_message_size", "%s", event.reason, close_code=1009)
             else:
                 _log.protocol_error(self.log_id, self.remote, event.code, event.reason)
         elif event.code != 1006:  # 1006: the transport ended, never a frame's code
             _log.close_received(self.log_id, self.remote, event.code, event.reason)
 
-    def _limit(
-        self, logger: logging.Logger, name: str, detail: str, *args: object, **fields: int
+    def log_limit(
+        self,
+        name: str,
+        detail: str,
+        *args: object,
+        close_code: int | None = None,
+        status: int | None = None,
+        logger: logging.Logger = _log.connection_logger,
     ) -> None:
-        if "status" not in fields:
-            fields["close_code"] = 1009  # the engine's limits on messages
-        _log.limit(logger, self.log_id, self.remote, name, detail, *args, **fields)
+        """Log that the limit ``name`` fired on this connection (see ``_log.limit``)."""
+        _log.limit(
+            logger,
+            self.log_id,
+            self.remote,
+            name,
+            detail,
+            *args,
+            close_code=close_code,
+            status=status,
+        )
 
     # Keepalive
 

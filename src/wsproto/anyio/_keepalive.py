@@ -9,6 +9,8 @@ due is the engine's decision.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 
@@ -59,35 +61,45 @@ class Keepalive(Closing):
         assert self._ping_interval is not None
         engine = self._engine
         engine.keepalive_busy = True
-        pings = engine.pings
-        payload = pings.new_payload()
+        try:
+            async with self._ping_in_flight(None) as (_, answered):
+                while True:
+                    with anyio.move_on_after(self._ping_timeout):
+                        await answered.wait()
+                    if answered.is_set() or engine.close_reason is not None:
+                        return
+                    if not self._inbox.backed_up:
+                        # A peer that stops answering is gone (RFC 6455 §5.5.2
+                        # asks it to answer).
+                        detail = "no pong within %s s"
+                        engine.log_limit(
+                            "ping_timeout", detail, self._ping_timeout, close_code=1011
+                        )
+                        await self._fail_connection(1011, "keepalive ping timeout")
+                        return
+        except ConnectionClosed:
+            pass
+        finally:
+            engine.keepalive_busy = False
+            engine.keepalive_next = time.monotonic() + self._ping_interval
+
+    @asynccontextmanager
+    async def _ping_in_flight(
+        self, payload: bytes | None
+    ) -> AsyncIterator[tuple[bytes, anyio.Event]]:
+        """Send a ping (``None``: a payload of its own); give its payload and its answer's event.
+
+        The ping is tracked until the block ends: the event is set when its
+        pong (or a later one) comes, or when the connection ends.
+        """
+        pings = self._engine.pings
+        if payload is None:
+            payload = pings.new_payload()
         answered = anyio.Event()
         pings.start(payload, answered, time.monotonic())
         try:
             await self._send(Ping(payload))
-            _log.ping_sent(engine.log_id, self._engine.remote, payload)
-            while True:
-                with anyio.move_on_after(self._ping_timeout):
-                    await answered.wait()
-                if answered.is_set() or self._engine.close_reason is not None:
-                    return
-                if not self._inbox.backed_up:
-                    # A peer that stops answering is gone (RFC 6455 §5.5.2
-                    # asks it to answer).
-                    _log.limit(
-                        _log.connection_logger,
-                        engine.log_id,
-                        self._engine.remote,
-                        "ping_timeout",
-                        "no pong within %s s",
-                        self._ping_timeout,
-                        close_code=1011,
-                    )
-                    await self._fail_connection(1011, "keepalive ping timeout")
-                    return
-        except ConnectionClosed:
-            pass
+            _log.ping_sent(self._engine.log_id, self._engine.remote, payload)
+            yield payload, answered
         finally:
             pings.forget(payload)
-            engine.keepalive_busy = False
-            engine.keepalive_next = time.monotonic() + self._ping_interval

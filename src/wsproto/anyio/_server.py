@@ -21,6 +21,7 @@ from ._compat import (
     TrioStreamLike,
     as_byte_stream,
     as_listener,
+    run_in,
     single_exception,
 )
 from ._connection import WebSocketConnection
@@ -151,7 +152,7 @@ class WebSocketServer:
         try:
             async with anyio.create_task_group() as outer:
                 if restarter is not None:
-                    outer.start_soon(_run_in, restarter_scope, restarter.run)
+                    outer.start_soon(run_in, restarter_scope, restarter.run)
                 try:
                     await self._serve(task_status)
                 finally:
@@ -274,11 +275,6 @@ class WebSocketServer:
             await connection._reject(503, [(b"Retry-After", b"1")], b"server at capacity\n")
             return None
         return WebSocketRequest(connection, event, self._settings.extensions, log_id=log_id)
-
-
-async def _run_in(scope: anyio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
-    with scope:
-        await task()
 
 
 async def serve_websocket(

@@ -1,6 +1,6 @@
 """The asyncio side of our asyncio transport: its protocol, and waking tasks from callbacks.
 
-``_Protocol`` is the ``asyncio.BufferedProtocol`` under ``AsyncioStream``
+``Protocol`` is the ``asyncio.BufferedProtocol`` under ``AsyncioStream``
 (``_transport.py``): it buffers what the transport reads, within bounds, and
 wakes the one reader and the one writer. ``FutureWaiter`` and ``Restarter``
 are how code running in its callbacks, outside any task, wakes or starts
