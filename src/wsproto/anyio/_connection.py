@@ -358,7 +358,7 @@ class WebSocketConnection(Reading, Opening, Keepalive):
         instead of raising it (the group is the server's, whose shutdown
         closes each connection through its handler, and which one broken
         connection must not bring down); keepalive is left to the server's
-        one task for all its connections (:meth:`_keepalive_due`). Each task
+        one task for all its connections (:meth:`_keepalive_claim`). Each task
         costs about 4 KiB and a task group 5 KiB per idle connection (anyio
         on asyncio, measured), hence neither a group nor a keepalive task per
         server connection. ``restarter``: the server's, which lets an idle
